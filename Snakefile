@@ -1,0 +1,24 @@
+# endorm: the endogenous reward of "Generalist Reward Models: Found Inside Large Language Models" (arXiv 2506.23235).
+# `snakemake --cores all` runs the embedded default (config/config.yaml); `--configfile config/paper.yaml` the paper.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/assets.smk"
+include: "workflow/rules/reward.smk"
+include: "workflow/rules/benchmarks.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

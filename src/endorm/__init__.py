@@ -1,0 +1,1 @@
+from .reward import RewardOptions, TokenStats, aggregate, endogenous_score, lm_head_reduce

@@ -1,0 +1,290 @@
+"""Scoring engine: renders prompts, tokenizes at the prompt/response boundary, runs one forward pass per
+sequence in length-sorted batches, and reduces the vocabulary from hidden states in chunks."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Literal, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from .errors import EndormError
+from .reward import TokenStats, lm_head_reduce
+
+log = logging.getLogger(__name__)
+
+Overflow = Literal["error", "truncate-prompt", "truncate-response"]
+OVERFLOWS = ("error", "truncate-prompt", "truncate-response")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    """How a (system, prompt, response) triple becomes token ids.
+
+    Attributes:
+        chat_template: Render the prompt with the tokenizer's chat template (default True). When False the prompt
+            is the raw text (system prompt, a blank line, then the prompt) with the tokenizer's usual special
+            tokens (BOS).
+        system_prompt: System message used when a row gives none. ``None`` (default) leaves the template's own
+            behaviour (SmolLM2 and Qwen insert their default system prompt); ``""`` sends an empty system message.
+            A row's ``system`` field always replaces it (never duplicates it).
+        score_eot: Append the end-of-turn token to the response and score it (default True: a finished turn is
+            part of the response the model would produce).
+        eot_token: The end-of-turn token as text. ``None`` (default) finds it from the chat template (the token
+            that follows an assistant message), else the tokenizer's EOS token.
+        max_length: Longest prompt+response in tokens; ``None`` uses the model's ``max_position_embeddings``.
+        overflow: What happens past ``max_length``: ``"error"`` (default), ``"truncate-prompt"`` (drop prompt
+            tokens from the left) or ``"truncate-response"`` (drop trailing response tokens). Truncations are
+            counted per response (``truncated``) and logged as warnings; response tokens are never dropped silently.
+    """
+
+    chat_template: bool = True
+    system_prompt: str | None = None
+    score_eot: bool = True
+    eot_token: str | None = None
+    max_length: int | None = None
+    overflow: Overflow = "error"
+
+    def __post_init__(self) -> None:
+        if self.overflow not in OVERFLOWS:
+            raise ValueError(f"overflow must be one of {OVERFLOWS}, got {self.overflow!r}")
+
+
+def resolve_device(device: str | None) -> torch.device:
+    if device in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise EndormError(f"unknown dtype {dtype!r}; expected one of {sorted(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def load_model(path: str | os.PathLike, dtype: str | torch.dtype = "float32", device: str | None = None):
+    """Load a causal LM and its tokenizer from a local folder (or a Hub id where the Hub is reachable)."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    path = str(path)
+    local = Path(path)
+    if local.exists() and not (local / "config.json").is_file():
+        raise EndormError(f"model folder {path}: no config.json; expected a transformers model folder")
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the path
+        raise EndormError(f"model {path}: cannot read its config ({exc})") from exc
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=resolve_dtype(dtype))
+    except ValueError as exc:
+        raise EndormError(
+            f"model {path}: not a causal LM (model_type={getattr(config, 'model_type', None)!r}, "
+            f"architectures={getattr(config, 'architectures', None)}): {exc}"
+        ) from exc
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model.to(resolve_device(device)).eval()
+    return model, tokenizer
+
+
+class Scorer:
+    """Computes per-token Q, V and log pi for responses, one forward pass per sequence.
+
+    Args:
+        model, tokenizer: a causal LM and its tokenizer (see :func:`load_model`).
+        fmt: prompt rendering and truncation options.
+        alpha: soft-Q temperature used for V and log pi.
+        max_batch_tokens: padded tokens per forward batch (length-sorted batches).
+        max_batch_size: sequences per batch.
+        chunk_size: positions per vocabulary-reduction chunk.
+        progress: show a tqdm bar.
+    """
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        fmt: PromptFormat | None = None,
+        alpha: float = 1.0,
+        max_batch_tokens: int = 8192,
+        max_batch_size: int = 64,
+        chunk_size: int = 1024,
+        progress: bool = True,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.fmt = fmt or PromptFormat()
+        if not alpha > 0:
+            raise ValueError(f"alpha must be > 0, got {alpha!r}")
+        self.alpha = float(alpha)
+        self.max_batch_tokens = int(max_batch_tokens)
+        self.max_batch_size = int(max_batch_size)
+        self.chunk_size = int(chunk_size)
+        self.progress = progress
+        self.lm_head = model.get_output_embeddings()
+        self.decoder = model.base_model
+        self.softcap = getattr(model.config, "final_logit_softcapping", None)
+        self.max_length = self.fmt.max_length or getattr(model.config, "max_position_embeddings", None) or 10**9
+        if self.fmt.chat_template and not getattr(tokenizer, "chat_template", None):
+            raise EndormError("chat_template is on but the tokenizer has no chat template; set chat_template: false")
+        self.eot_id = self._find_eot_id() if self.fmt.score_eot else None
+
+    # ----- rendering and tokenization -------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def _find_eot_id(self) -> int:
+        tok = self.tokenizer
+        if self.fmt.eot_token is not None:
+            ids = tok.convert_tokens_to_ids([self.fmt.eot_token])
+            if not ids or ids[0] is None or ids[0] == tok.unk_token_id:
+                raise EndormError(f"eot_token {self.fmt.eot_token!r} is not a single token of this tokenizer")
+            return int(ids[0])
+        if self.fmt.chat_template:
+            marker = "\u2063ENDORM\u2063"
+            text = tok.apply_chat_template(
+                [{"role": "user", "content": "x"}, {"role": "assistant", "content": marker}], tokenize=False
+            )
+            if marker in text:
+                tail = text.split(marker, 1)[1]
+                ids = tok(tail, add_special_tokens=False)["input_ids"] if tail else []
+                special = set(tok.all_special_ids) | set(getattr(tok, "added_tokens_decoder", {}) or {})
+                if ids and ids[0] in special:
+                    return int(ids[0])
+        if tok.eos_token_id is None:
+            raise EndormError("cannot find an end-of-turn token: set eot_token or score_eot: false")
+        return int(tok.eos_token_id)
+
+    def render_prompt(self, prompt: str, system: str | None = None) -> str:
+        """The exact prompt text the model is conditioned on (s_1 before tokenization)."""
+        system = self.fmt.system_prompt if system is None else system
+        if not self.fmt.chat_template:
+            return prompt if not system else f"{system}\n\n{prompt}"
+        messages = [{"role": "user", "content": prompt}]
+        if system is not None:
+            messages.insert(0, {"role": "system", "content": system})
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def encode_prompt(self, prompt: str, system: str | None = None) -> list[int]:
+        text = self.render_prompt(prompt, system)
+        # A rendered chat template carries its own BOS; raw text gets the tokenizer's usual special tokens.
+        ids = self.tokenizer(text, add_special_tokens=not self.fmt.chat_template)["input_ids"]
+        if not ids:
+            raise EndormError("the prompt renders to zero tokens: no state s_1 to condition on")
+        return list(ids)
+
+    def encode_response(self, response: str) -> list[int]:
+        ids = list(self.tokenizer(response, add_special_tokens=False)["input_ids"])
+        if self.eot_id is not None:
+            ids.append(self.eot_id)
+        return ids
+
+    def _fit(self, prompt_ids: list[int], response_ids: list[int]) -> tuple[list[int], list[int], int]:
+        over = len(prompt_ids) + len(response_ids) - self.max_length
+        if over <= 0:
+            return prompt_ids, response_ids, 0
+        if self.fmt.overflow == "error":
+            raise EndormError(
+                f"prompt ({len(prompt_ids)} tokens) + response ({len(response_ids)} tokens) exceeds max_length "
+                f"{self.max_length}; set overflow: truncate-prompt or truncate-response to allow truncation"
+            )
+        if self.fmt.overflow == "truncate-prompt":
+            if over >= len(prompt_ids):
+                raise EndormError(f"response alone ({len(response_ids)} tokens) exceeds max_length {self.max_length}")
+            log.warning("truncating %d prompt tokens from the left (max_length %d)", over, self.max_length)
+            return prompt_ids[over:], response_ids, over
+        if over >= len(response_ids):
+            raise EndormError(f"prompt alone ({len(prompt_ids)} tokens) reaches max_length {self.max_length}")
+        log.warning("dropping %d trailing response tokens (max_length %d); counted in 'truncated'", over,
+                    self.max_length)
+        return prompt_ids, response_ids[: len(response_ids) - over], over
+
+    # ----- scoring --------------------------------------------------------------------------------------------
+    def token_stats_ids(self, pairs: Sequence[tuple[list[int], list[int]]], desc: str = "scoring") -> list[TokenStats]:
+        """Per-token stats for (prompt_ids, response_ids) pairs, in input order."""
+        seqs = []
+        for prompt_ids, response_ids in pairs:
+            if not response_ids:
+                raise EndormError("empty response: nothing to score")
+            if not prompt_ids:
+                raise EndormError("empty prompt ids: no state s_1 to condition on")
+            seqs.append(self._fit(list(prompt_ids), list(response_ids)))
+        order = sorted(range(len(seqs)), key=lambda i: -(len(seqs[i][0]) + len(seqs[i][1])))
+        out: list[TokenStats | None] = [None] * len(seqs)
+        total_tokens = sum(len(p) + len(r) for p, r, _ in seqs)
+        bar = tqdm(total=total_tokens, desc=desc, unit="tok", disable=not self.progress, mininterval=2.0)
+        for batch in self._batches(order, seqs):
+            for i, stats in zip(batch, self._forward(seqs, batch)):
+                out[i] = stats
+            bar.update(sum(len(seqs[i][0]) + len(seqs[i][1]) for i in batch))
+        bar.close()
+        return out  # type: ignore[return-value]
+
+    def token_stats(self, items: Iterable[tuple[str, str, str | None]], desc: str = "scoring") -> list[TokenStats]:
+        """Per-token stats for (prompt, response, system) text triples, in input order."""
+        cache: dict[tuple[str, str | None], list[int]] = {}
+        pairs = []
+        for prompt, response, system in items:
+            key = (prompt, system)
+            if key not in cache:
+                cache[key] = self.encode_prompt(prompt, system)
+            if not response:
+                raise EndormError("empty response: nothing to score")
+            pairs.append((cache[key], self.encode_response(response)))
+        return self.token_stats_ids(pairs, desc=desc)
+
+    def _batches(self, order: list[int], seqs) -> Iterable[list[int]]:
+        batch: list[int] = []
+        width = 0
+        for i in order:
+            n = len(seqs[i][0]) + len(seqs[i][1])
+            new_width = max(width, n)
+            if batch and (new_width * (len(batch) + 1) > self.max_batch_tokens or len(batch) >= self.max_batch_size):
+                yield batch
+                batch, new_width = [], n
+            batch.append(i)
+            width = new_width
+        if batch:
+            yield batch
+
+    @torch.inference_mode()
+    def _forward(self, seqs, batch: list[int]) -> list[TokenStats]:
+        device = self.device
+        lengths = [len(seqs[i][0]) + len(seqs[i][1]) for i in batch]
+        width = max(lengths)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        rows, cols, targets = [], [], []
+        for b, i in enumerate(batch):
+            prompt_ids, response_ids, _ = seqs[i]
+            ids = prompt_ids + response_ids
+            input_ids[b, : len(ids)] = torch.tensor(ids)
+            mask[b, : len(ids)] = 1
+            p, h = len(prompt_ids), len(response_ids)
+            # State s_k (k = 1..H+1) is the hidden state at position p-1+k-1; it takes token ids[p+k-1].
+            rows += [b] * (h + 1)
+            cols += list(range(p - 1, p + h))
+            targets += response_ids + [-1]
+        hidden = self.decoder(input_ids=input_ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+        flat = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]
+        del hidden
+        q, v = lm_head_reduce(
+            flat, torch.tensor(targets, device=device), self.lm_head, self.alpha, self.softcap, self.chunk_size
+        )
+        q, v = q.double().cpu().tolist(), v.double().cpu().tolist()
+        out, k = [], 0
+        for i in batch:
+            prompt_ids, response_ids, truncated = seqs[i]
+            h = len(response_ids)
+            out.append(TokenStats(list(response_ids), q[k : k + h], v[k : k + h + 1], self.alpha, truncated,
+                                  list(prompt_ids)))
+            k += h + 1
+        return out

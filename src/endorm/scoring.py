@@ -1,0 +1,175 @@
+"""Score preference rows with any method: the endogenous reward, likelihood baselines, and LLM judges.
+
+Output rows: ``{id, domain, method, score_chosen: [..], score_rejected: [..]}`` (pointwise methods) or with
+``pair_margin`` (a chosen x rejected matrix; GenRM-pairwise). The three likelihood methods share one forward pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+
+from .baselines import (DEFAULT_JUDGE_PROMPTS, VERIFIER_ANSWER, generate, pairwise_margin, parse_pairwise,
+                        parse_pointwise)
+from .engine import PromptFormat, Scorer
+from .errors import EndormError
+from .reward import RewardOptions, aggregate, endogenous_score
+
+LIKELIHOOD_METHODS = ("endorm", "loglik", "loglik-mean")
+JUDGE_METHODS = ("generative-verifier", "genrm-pointwise", "genrm-pairwise")
+METHODS = LIKELIHOOD_METHODS + JUDGE_METHODS
+
+
+@dataclass
+class ScoreOptions:
+    """Everything that decides a score besides the model and the data.
+
+    Attributes:
+        reward: the endogenous reward's alpha, terminal value, aggregation and gamma (method ``endorm``).
+        fmt: chat template, system prompt, end-of-turn token, truncation.
+        judge_prompts: prompt templates of the judge baselines (defaults in ``endorm.baselines``).
+        max_new_tokens: generation budget of the generative judges.
+        max_batch_tokens, max_batch_size, chunk_size: batching (never changes a score beyond float noise).
+        progress: show progress bars.
+    """
+
+    reward: RewardOptions = field(default_factory=RewardOptions)
+    fmt: PromptFormat = field(default_factory=PromptFormat)
+    judge_prompts: dict = field(default_factory=lambda: dict(DEFAULT_JUDGE_PROMPTS))
+    max_new_tokens: int = 8
+    max_batch_tokens: int = 8192
+    max_batch_size: int = 64
+    chunk_size: int = 1024
+    progress: bool = True
+
+    def describe(self) -> dict:
+        return {"reward": dataclasses.asdict(self.reward), "format": dataclasses.asdict(self.fmt),
+                "judge_prompts": self.judge_prompts, "max_new_tokens": self.max_new_tokens}
+
+
+def make_scorer(model, tokenizer, opts: ScoreOptions, fmt: PromptFormat | None = None) -> Scorer:
+    return Scorer(model, tokenizer, fmt or opts.fmt, alpha=opts.reward.alpha, max_batch_tokens=opts.max_batch_tokens,
+                  max_batch_size=opts.max_batch_size, chunk_size=opts.chunk_size, progress=opts.progress)
+
+
+def _responses(rows):
+    """(row index, side, position, response) for every response, chosen first."""
+    for r, row in enumerate(rows):
+        for side in ("chosen", "rejected"):
+            for k, text in enumerate(row[side]):
+                yield r, side, k, text
+
+
+def _assemble(rows, method, values) -> list[dict]:
+    out = [{"id": row["id"], "domain": row["domain"], "method": method,
+            "score_chosen": [None] * len(row["chosen"]), "score_rejected": [None] * len(row["rejected"])}
+           for row in rows]
+    for (r, side, k, _), v in zip(_responses(rows), values):
+        out[r][f"score_{side}"][k] = v
+    return out
+
+
+def likelihood_scores(model, tokenizer, rows, methods, opts: ScoreOptions) -> dict[str, list[dict]]:
+    scorer = make_scorer(model, tokenizer, opts)
+    items = [(rows[r]["prompt"], text, rows[r].get("system")) for r, _, _, text in _responses(rows)]
+    stats = scorer.token_stats(items, desc="endogenous reward")
+    result = {}
+    for method in methods:
+        if method == "endorm":
+            values = [endogenous_score(s, opts.reward) for s in stats]
+        elif method == "loglik":
+            values = [aggregate(s.logprobs, "sum") for s in stats]
+        elif method == "loglik-mean":
+            values = [aggregate(s.logprobs, "mean") for s in stats]
+        else:
+            raise EndormError(f"{method!r} is not a likelihood method")
+        result[method] = _assemble(rows, method, values)
+    truncated = sum(1 for s in stats if s.truncated)
+    return result, {"responses": len(stats), "tokens": sum(len(s.token_ids) for s in stats),
+                    "truncated_responses": truncated}
+
+
+def _fill(template: str, **kw) -> str:
+    try:
+        return template.format(**kw)
+    except KeyError as exc:
+        raise EndormError(f"judge prompt has an unknown placeholder {{{exc.args[0]}}}; allowed: {sorted(kw)}") from None
+
+
+def verifier_scores(model, tokenizer, rows, opts: ScoreOptions):
+    scorer = make_scorer(model, tokenizer, opts, dataclasses.replace(opts.fmt, score_eot=False))
+    template = opts.judge_prompts["generative-verifier"]
+    items = [(_fill(template, prompt=rows[r]["prompt"], response=text), VERIFIER_ANSWER, rows[r].get("system"))
+             for r, _, _, text in _responses(rows)]
+    stats = scorer.token_stats(items, desc="generative verifier")
+    # log p(first token of "Yes") at the start of the assistant turn.
+    return _assemble(rows, "generative-verifier", [s.logprobs[0] for s in stats]), {"responses": len(stats)}
+
+
+def pointwise_scores(model, tokenizer, rows, opts: ScoreOptions):
+    scorer = make_scorer(model, tokenizer, opts)
+    template = opts.judge_prompts["genrm-pointwise"]
+    prompts = [scorer.encode_prompt(_fill(template, prompt=rows[r]["prompt"], response=text), rows[r].get("system"))
+               for r, _, _, text in _responses(rows)]
+    replies = generate(model, tokenizer, prompts, opts.max_new_tokens, progress=opts.progress,
+                       max_batch_tokens=opts.max_batch_tokens, desc="genrm-pointwise")
+    values = [parse_pointwise(t) for t in replies]
+    failures = sum(v is None for v in values)
+    return _assemble(rows, "genrm-pointwise", values), {"responses": len(values), "parse_failures": failures,
+                                                        "replies_sample": replies[:5]}
+
+
+def pairwise_scores(model, tokenizer, rows, opts: ScoreOptions):
+    scorer = make_scorer(model, tokenizer, opts)
+    template = opts.judge_prompts["genrm-pairwise"]
+    jobs, prompts = [], []
+    for r, row in enumerate(rows):
+        for i, c in enumerate(row["chosen"]):
+            for j, rej in enumerate(row["rejected"]):
+                for order, (a, b) in enumerate(((c, rej), (rej, c))):
+                    jobs.append((r, i, j, order))
+                    prompts.append(scorer.encode_prompt(
+                        _fill(template, prompt=row["prompt"], response_a=a, response_b=b), row.get("system")))
+    replies = generate(model, tokenizer, prompts, opts.max_new_tokens, progress=opts.progress,
+                       max_batch_tokens=opts.max_batch_tokens, desc="genrm-pairwise")
+    choices = [parse_pairwise(t) for t in replies]
+    votes = {}
+    for (r, i, j, order), choice in zip(jobs, choices):
+        votes.setdefault((r, i, j), [None, None])[order] = choice
+    out = []
+    for r, row in enumerate(rows):
+        margin = [[pairwise_margin(*votes[(r, i, j)]) for j in range(len(row["rejected"]))]
+                  for i in range(len(row["chosen"]))]
+        out.append({"id": row["id"], "domain": row["domain"], "method": "genrm-pairwise", "score_chosen": None,
+                    "score_rejected": None, "pair_margin": margin})
+    failures = sum(c is None for c in choices)
+    position_a = sum(c == "A" for c in choices)
+    return out, {"judgements": len(choices), "parse_failures": failures, "chose_A": position_a,
+                 "replies_sample": replies[:5]}
+
+
+def score_pairs(model, tokenizer, rows: list[dict], methods: list[str], opts: ScoreOptions | None = None):
+    """Score validated pair rows with each of ``methods``; returns ({method: rows}, {method: run info})."""
+    opts = opts or ScoreOptions()
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise EndormError(f"unknown method(s) {unknown}; expected one of {list(METHODS)}")
+    results, info = {}, {}
+    lik = [m for m in methods if m in LIKELIHOOD_METHODS]
+    if lik:
+        t0 = time.perf_counter()
+        res, meta = likelihood_scores(model, tokenizer, rows, lik, opts)
+        meta["seconds"] = time.perf_counter() - t0
+        results.update(res)
+        info.update({m: meta for m in lik})
+    for method, fn in (("generative-verifier", verifier_scores), ("genrm-pointwise", pointwise_scores),
+                       ("genrm-pairwise", pairwise_scores)):
+        if method in methods:
+            t0 = time.perf_counter()
+            results[method], info[method] = fn(model, tokenizer, rows, opts)
+            info[method]["seconds"] = time.perf_counter() - t0
+    for m in info:
+        info[m] = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in info[m].items()}
+    return results, info

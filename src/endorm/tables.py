@@ -1,0 +1,58 @@
+"""Tables of our numbers beside the paper's (always labelled as the paper's)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+from . import paper
+
+METHOD_LABELS = {
+    "endorm": "EndoRM",
+    "loglik": "Log-likelihood (sum)",
+    "loglik-mean": "Log-likelihood (mean)",
+    "generative-verifier": "Generative Verifier",
+    "genrm-pointwise": "GenRM-Pointwise",
+    "genrm-pairwise": "GenRM-Pairwise",
+}
+LEVELS = ("easy", "normal", "hard", "avg", "avg_micro")
+
+
+def table1_rows(metrics: dict[str, dict], ours_label: str) -> tuple[list[str], list[dict]]:
+    """Rows of Table 1: ours (one per method), then the paper's (every printed row). Returns (columns, rows)."""
+    domains: list[str] = []
+    for m in metrics.values():
+        domains += [d for d in m["domains"] if d not in domains]
+    paper_domains = [d for d in ("chat", "math", "code", "safety") if d not in domains]
+    columns = ["source", "method", *domains, *paper_domains, *LEVELS, "n"]
+    rows = []
+    for method, m in metrics.items():
+        rows.append({"source": ours_label, "method": METHOD_LABELS.get(method, method),
+                     **{d: m.get(d) for d in domains}, **{k: m.get(k) for k in LEVELS}, "n": m.get("n")})
+    for method in paper.TABLE1:
+        values = paper.table1(method)
+        rows.append({"source": f"paper ({paper.PAPER_MODEL_TABLE1}, RM-Bench)",
+                     "method": METHOD_LABELS.get(method, method), **values})
+    return columns, rows
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return f"{v:.1f}" if isinstance(v, float) else str(v)
+
+
+def to_csv(columns: list[str], rows: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: _fmt(row.get(c)) for c in columns})
+    return buf.getvalue()
+
+
+def to_markdown(columns: list[str], rows: list[dict]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,46 @@
+import json
+import re
+
+from endorm.scoring import JUDGE_METHODS, LIKELIHOOD_METHODS
+
+RUN = config["run"]
+OUT = f"results/{RUN}"
+MODEL = config["reward_model"]
+if MODEL not in config["models"]:
+    raise ValueError(f"reward_model {MODEL!r} is not a key of `models` ({sorted(config['models'])})")
+
+
+wildcard_constraints:
+    model="|".join(map(re.escape, config["models"])),
+    method="|".join(map(re.escape, config["rmbench"]["methods"])),
+    judge="|".join(map(re.escape, JUDGE_METHODS)),
+
+
+def model_dir(name):
+    return f"results/models/{name}"
+
+
+def compute(key, default=None):
+    return config.get("compute", {}).get(key, default)
+
+
+def gpu_resources():
+    """Generic resources of a model-running job: a GPU at paper scale, none on the embedded default."""
+    gpu = 1 if compute("gpu_mem_mb", 0) else 0
+    return dict(gpu=gpu, mem_mb=compute("gpu_mem_mb", 0) or 8000)
+
+
+def rmbench_methods():
+    return config["rmbench"]["methods"]
+
+
+def likelihood_methods():
+    return [m for m in rmbench_methods() if m in LIKELIHOOD_METHODS]
+
+
+def all_outputs():
+    outs = []
+    if config["rmbench"].get("enabled", True):
+        outs += [f"{OUT}/rmbench/{MODEL}/table1.csv", f"{OUT}/rmbench/{MODEL}/table1.md",
+                 f"{OUT}/rmbench/{MODEL}/table1.png"]
+    return outs
