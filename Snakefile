@@ -1,14 +1,16 @@
 # endorm: the endogenous reward of "Generalist Reward Models: Found Inside Large Language Models" (arXiv 2506.23235).
 # `snakemake --cores all` runs the embedded default (config/config.yaml); `--configfile config/paper.yaml` the paper.
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: os.path.join(workflow.basedir, "config/config.yaml")
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+validate(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
 
 
 include: "workflow/rules/common.smk"

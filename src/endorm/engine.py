@@ -206,6 +206,17 @@ class Scorer:
                     self.max_length)
         return prompt_ids, response_ids[: len(response_ids) - over], over
 
+    def fit_prompt(self, prompt_ids: list[int], reserve: int) -> list[int]:
+        """A judge prompt that leaves ``reserve`` positions for generation, under the overflow policy."""
+        over = len(prompt_ids) + reserve - self.max_length
+        if over <= 0:
+            return prompt_ids
+        if self.fmt.overflow != "truncate-prompt" or over >= len(prompt_ids):
+            raise EndormError(f"judge prompt ({len(prompt_ids)} tokens) + {reserve} new tokens exceeds max_length "
+                              f"{self.max_length}; set overflow: truncate-prompt to allow truncation")
+        log.warning("truncating %d judge prompt tokens from the left (max_length %d)", over, self.max_length)
+        return prompt_ids[over:]
+
     # ----- scoring --------------------------------------------------------------------------------------------
     def token_stats_ids(self, pairs: Sequence[tuple[list[int], list[int]]], desc: str = "scoring") -> list[TokenStats]:
         """Per-token stats for (prompt_ids, response_ids) pairs, in input order."""

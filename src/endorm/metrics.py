@@ -22,9 +22,9 @@ def margin_matrix(row: dict, where: str = "scores") -> list[list[float]]:
     try:
         chosen, rejected = row["score_chosen"], row["score_rejected"]
     except KeyError as exc:
-        raise EndormError(f"{where}: missing field {exc.args[0]!r} (or 'pair_margin')") from None
+        raise EndormError(f"missing field {exc.args[0]!r} (or 'pair_margin')") from None
     if not isinstance(chosen, list) or not isinstance(rejected, list):
-        raise EndormError(f"{where}: 'score_chosen' and 'score_rejected' must be lists")
+        raise EndormError("'score_chosen' and 'score_rejected' must be lists")
     return [[_num(c) - _num(r) for r in rejected] for c in chosen]
 
 
@@ -56,7 +56,11 @@ def rmbench_accuracy(rows: list[dict], source: str = "scores") -> dict:
     per_domain: dict[str, list[dict]] = defaultdict(list)
     micro = []
     for n, row in enumerate(rows, 1):
-        acc = row_accuracy(margin_matrix(row, f"{source}, row {n}"))
+        where = f"{source}, row {n}"
+        try:
+            acc = row_accuracy(margin_matrix(row, where))
+        except EndormError as exc:
+            raise EndormError(f"{where}: {exc}") from None
         domain = DOMAIN_GROUPS.get(row.get("domain", "all"), row.get("domain", "all"))
         per_domain[domain].append(acc)
         micro.append(sum(acc.values()) / 3)

@@ -111,7 +111,8 @@ def verifier_scores(model, tokenizer, rows, opts: ScoreOptions):
 def pointwise_scores(model, tokenizer, rows, opts: ScoreOptions):
     scorer = make_scorer(model, tokenizer, opts)
     template = opts.judge_prompts["genrm-pointwise"]
-    prompts = [scorer.encode_prompt(_fill(template, prompt=rows[r]["prompt"], response=text), rows[r].get("system"))
+    prompts = [scorer.fit_prompt(scorer.encode_prompt(_fill(template, prompt=rows[r]["prompt"], response=text),
+                                                      rows[r].get("system")), opts.max_new_tokens)
                for r, _, _, text in _responses(rows)]
     replies = generate(model, tokenizer, prompts, opts.max_new_tokens, progress=opts.progress,
                        max_batch_tokens=opts.max_batch_tokens, desc="genrm-pointwise")
@@ -130,8 +131,9 @@ def pairwise_scores(model, tokenizer, rows, opts: ScoreOptions):
             for j, rej in enumerate(row["rejected"]):
                 for order, (a, b) in enumerate(((c, rej), (rej, c))):
                     jobs.append((r, i, j, order))
-                    prompts.append(scorer.encode_prompt(
-                        _fill(template, prompt=row["prompt"], response_a=a, response_b=b), row.get("system")))
+                    prompts.append(scorer.fit_prompt(scorer.encode_prompt(
+                        _fill(template, prompt=row["prompt"], response_a=a, response_b=b), row.get("system")),
+                        opts.max_new_tokens))
     replies = generate(model, tokenizer, prompts, opts.max_new_tokens, progress=opts.progress,
                        max_batch_tokens=opts.max_batch_tokens, desc="genrm-pairwise")
     choices = [parse_pairwise(t) for t in replies]

@@ -1,5 +1,5 @@
 def score_params():
-    return dict(compute=config.get("compute", {}), reward=config.get("reward", {}),
+    return dict(max_rows_per_domain=config["rmbench"].get("max_rows_per_domain", {}), compute=config.get("compute", {}), reward=config.get("reward", {}),
                 format=config.get("format", {}), judge=config.get("judge", {}))
 
 

@@ -16,6 +16,9 @@ with redirect_to(snakemake.log[0]):
             "--alpha", str(rw.get("alpha", 1.0)), "--terminal", rw.get("terminal", "zero"),
             "--aggregation", rw.get("aggregation", "sum"), "--gamma", str(rw.get("gamma", 0.93)),
             "--overflow", fmt.get("overflow", "error"), "--max-new-tokens", str(judge.get("max_new_tokens", 8))]
+    caps = [p.max_rows_per_domain.get(m) for m in p.methods if p.max_rows_per_domain.get(m)]
+    if caps:
+        argv += ["--max-rows-per-domain", str(min(caps))]
     if comp.get("device", "auto") != "auto":
         argv += ["--device", comp["device"]]
     if fmt.get("system_prompt") is not None:

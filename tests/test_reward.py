@@ -1,0 +1,189 @@
+"""The reward math against a brute-force float64 computation from full logits."""
+
+import math
+
+import pytest
+import torch
+
+from endorm.engine import PromptFormat, Scorer
+from endorm.errors import EndormError
+from endorm.reward import RewardOptions, TokenStats, aggregate, endogenous_score, lm_head_reduce
+
+ITEMS = [
+    ("What is two plus two?", "Four. The answer is 4.", None),
+    ("Hello world", "Yes", "Be brief."),
+    ("Rate the response on a scale of 1 to 10.", "7 because the step two is bold and the answer is 42.", None),
+]
+
+
+def brute_force(model, prompt_ids, response_ids, alpha):
+    """Full [T, V] logits in float64: Q, V = alpha*logsumexp(f/alpha), log pi = log_softmax(f/alpha)."""
+    ids = torch.tensor([prompt_ids + response_ids])
+    with torch.no_grad():
+        logits = model(ids).logits[0].double()
+    p = len(prompt_ids)
+    states = logits[p - 1 : p + len(response_ids)]  # s_1 .. s_{H+1}
+    v = alpha * torch.logsumexp(states / alpha, dim=-1)
+    logp = torch.log_softmax(states / alpha, dim=-1)
+    q = [states[h, t].item() for h, t in enumerate(response_ids)]
+    lp = [logp[h, t].item() for h, t in enumerate(response_ids)]
+    return q, v.tolist(), lp
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5, 2.0])
+def test_token_stats_match_brute_force(tiny, alpha):
+    model, tok = tiny
+    scorer = Scorer(model, tok, alpha=alpha, progress=False)
+    for stats in scorer.token_stats(ITEMS):
+        q, v, lp = brute_force(model, stats.prompt_ids, stats.token_ids, alpha)
+        assert stats.q == pytest.approx(q, abs=1e-4)
+        assert stats.values == pytest.approx(v, abs=1e-4)
+        assert stats.logprobs == pytest.approx(lp, abs=1e-5)
+        # r_h = alpha log pi(a_h|s_h) + V(s_h) - V(s_{h+1}), with V(s_{H+1}) = 0 (paper) or bootstrapped
+        boot = [alpha * lp[h] + v[h] - v[h + 1] for h in range(len(lp))]
+        zero = boot[:-1] + [alpha * lp[-1] + v[-2]]
+        assert stats.rewards("bootstrap") == pytest.approx(boot, abs=1e-4)
+        assert stats.rewards("zero") == pytest.approx(zero, abs=1e-4)
+        assert stats.rewards("zero")[-1] == pytest.approx(q[-1], abs=1e-4)  # last reward is the raw logit
+
+
+def test_sum_telescopes(tiny):
+    model, tok = tiny
+    for alpha in (1.0, 0.7):
+        scorer = Scorer(model, tok, alpha=alpha, progress=False)
+        for s in scorer.token_stats(ITEMS):
+            loglik = sum(s.logprobs)
+            zero = endogenous_score(s, RewardOptions(alpha=alpha, terminal="zero"))
+            boot = endogenous_score(s, RewardOptions(alpha=alpha, terminal="bootstrap"))
+            assert zero == pytest.approx(alpha * loglik + s.values[0], abs=1e-4)
+            assert boot == pytest.approx(alpha * loglik + s.values[0] - s.values[-1], abs=1e-4)
+
+
+def test_alpha_scales_the_policy(tiny):
+    """alpha is a softmax temperature on the same logits: Q does not change, log pi does."""
+    model, tok = tiny
+    a = Scorer(model, tok, alpha=1.0, progress=False).token_stats(ITEMS[:1])[0]
+    b = Scorer(model, tok, alpha=3.0, progress=False).token_stats(ITEMS[:1])[0]
+    assert a.q == pytest.approx(b.q, abs=1e-5)
+    assert a.logprobs != pytest.approx(b.logprobs, abs=1e-3)
+    assert all(vb >= va - 1e-5 for va, vb in zip(a.values, b.values))  # alpha*lse(f/alpha) grows with alpha
+
+
+def test_aggregations():
+    r = [1.0, -2.0, 4.0]
+    assert aggregate(r, "sum") == 3.0
+    assert aggregate(r, "mean") == 1.0
+    assert aggregate(r, "discounted", 0.5) == 1.0 - 1.0 + 1.0
+    with pytest.raises(ValueError):
+        aggregate([], "sum")
+    s = TokenStats([5, 6], [1.0, 2.0], [0.5, 1.5, 3.0], alpha=1.0)
+    assert endogenous_score(s, RewardOptions(aggregation="mean")) == pytest.approx(((1 - 1.5) + 2.0) / 2)
+    assert endogenous_score(s, RewardOptions(aggregation="discounted", gamma=0.5, terminal="bootstrap")) == \
+        pytest.approx((1 - 1.5) + 0.5 * (2 - 3))
+    with pytest.raises(ValueError):
+        endogenous_score(s, RewardOptions(alpha=2.0))
+
+
+@pytest.mark.parametrize("bad", [dict(alpha=0), dict(terminal="none"), dict(aggregation="max"), dict(gamma=1.5)])
+def test_reward_options_reject_unknown_values(bad):
+    with pytest.raises(ValueError):
+        RewardOptions(**bad)
+
+
+def test_batch_size_and_padding_invariance(tiny):
+    model, tok = tiny
+    items = ITEMS * 3 + [("x " * k, "step " * (k + 1), None) for k in range(1, 12)]
+    big = Scorer(model, tok, max_batch_tokens=100000, progress=False).token_stats(items)
+    one = Scorer(model, tok, max_batch_size=1, progress=False).token_stats(items)
+    odd = Scorer(model, tok, max_batch_tokens=90, chunk_size=7, progress=False).token_stats(items)
+    for a, b, c in zip(big, one, odd):
+        assert a.token_ids == b.token_ids == c.token_ids
+        for x, y in ((a, b), (a, c)):
+            assert x.q == pytest.approx(y.q, abs=1e-4)
+            assert x.values == pytest.approx(y.values, abs=1e-4)
+
+
+def test_vocab_reduction_is_chunked():
+    """lm_head sees at most chunk_size positions at a time; q and V match a full computation."""
+    torch.manual_seed(0)
+    head = torch.nn.Linear(8, 50, bias=False)
+    seen = []
+    head.register_forward_hook(lambda m, i, o: seen.append(o.shape[0]))
+    hidden = torch.randn(23, 8)
+    targets = torch.randint(0, 50, (23,))
+    targets[-1] = -1
+    q, v = lm_head_reduce(hidden, targets, head, alpha=1.0, chunk_size=5)
+    assert max(seen) <= 5
+    full = head(hidden)
+    assert torch.allclose(v, torch.logsumexp(full, -1), atol=1e-5)
+    assert torch.allclose(q[:-1], full[:-1].gather(1, targets[:-1, None]).squeeze(1), atol=1e-5)
+    assert q[-1] == 0
+
+
+def test_token_boundary_and_bos(tiny):
+    """Prompt and response are tokenized separately and joined: no merge across the boundary, one BOS."""
+    model, tok = tiny
+    scorer = Scorer(model, tok, progress=False)
+    stats = scorer.token_stats([("Hello", "world", None)])[0]
+    rendered = scorer.render_prompt("Hello")
+    assert stats.prompt_ids == tok(rendered, add_special_tokens=False)["input_ids"]
+    assert stats.prompt_ids.count(tok.bos_token_id) == 1 and stats.prompt_ids[0] == tok.bos_token_id
+    assert stats.token_ids == tok("world", add_special_tokens=False)["input_ids"] + [tok.convert_tokens_to_ids("<|im_end|>")]
+    assert tok.bos_token_id not in stats.token_ids
+    raw = Scorer(model, tok, PromptFormat(chat_template=False), progress=False).token_stats([("Hello", "world", None)])[0]
+    assert raw.prompt_ids.count(tok.bos_token_id) == 1
+
+
+def test_end_of_turn_option(tiny):
+    model, tok = tiny
+    eot = tok.convert_tokens_to_ids("<|im_end|>")
+    with_eot = Scorer(model, tok, progress=False).token_stats(ITEMS[:1])[0]
+    without = Scorer(model, tok, PromptFormat(score_eot=False), progress=False).token_stats(ITEMS[:1])[0]
+    assert with_eot.token_ids[-1] == eot and with_eot.token_ids[:-1] == without.token_ids
+    assert with_eot.q[:-1] == pytest.approx(without.q, abs=1e-5)
+
+
+def test_system_prompt_replaces_the_default(tiny):
+    model, tok = tiny
+    scorer = Scorer(model, tok, PromptFormat(system_prompt="Config system."), progress=False)
+    default = Scorer(model, tok, progress=False).render_prompt("Hi")
+    assert "tiny default assistant" in default
+    configured = scorer.render_prompt("Hi")
+    assert configured.count("<|im_start|>system") == 1 and "Config system." in configured
+    assert "tiny default assistant" not in configured
+    per_row = scorer.render_prompt("Hi", system="Row system.")
+    assert "Row system." in per_row and "Config system." not in per_row
+    assert per_row.count("<|im_start|>system") == 1
+
+
+def test_truncation_never_drops_response_tokens_silently(tiny):
+    model, tok = tiny
+    long_prompt = "step " * 60
+    with pytest.raises(EndormError, match="exceeds max_length"):
+        Scorer(model, tok, PromptFormat(max_length=40), progress=False).token_stats([(long_prompt, "Yes", None)])
+    s = Scorer(model, tok, PromptFormat(max_length=40, overflow="truncate-prompt"), progress=False)
+    stats = s.token_stats([(long_prompt, "Yes", None)])[0]
+    assert stats.truncated > 0 and len(stats.prompt_ids) + len(stats.token_ids) == 40
+    r = Scorer(model, tok, PromptFormat(max_length=80, overflow="truncate-response"), progress=False)
+    stats = r.token_stats([("Hi", long_prompt, None)])[0]
+    assert stats.truncated > 0 and len(stats.prompt_ids) + len(stats.token_ids) == 80
+
+
+def test_empty_response_is_an_error(tiny):
+    model, tok = tiny
+    with pytest.raises(EndormError, match="empty response"):
+        Scorer(model, tok, progress=False).token_stats([("Hi", "", None)])
+
+
+def test_real_model_token_rewards_match_logits(smol_dir):
+    """Smoke test on the real packaged model: the engine equals a direct computation from its logits."""
+    from endorm.engine import load_model
+
+    model, tok = load_model(smol_dir)
+    scorer = Scorer(model, tok, progress=False)
+    stats = scorer.token_stats([("What is 12 times 3?", "12 times 3 is 36.", None)])[0]
+    assert tok.convert_ids_to_tokens(stats.token_ids[-1]) == "<|im_end|>"
+    q, v, lp = brute_force(model, stats.prompt_ids, stats.token_ids, 1.0)
+    assert stats.q == pytest.approx(q, abs=1e-3)
+    assert stats.logprobs == pytest.approx(lp, abs=1e-4)
+    assert not any(math.isnan(x) for x in stats.values)
