@@ -103,6 +103,20 @@ def test_batch_size_and_padding_invariance(tiny):
             assert x.values == pytest.approx(y.values, abs=1e-4)
 
 
+def test_shared_prefix_equals_separate_passes(tiny):
+    """A prompt's KV cache reused by all its responses gives the scores of one full pass per sequence."""
+    model, tok = tiny
+    items = [(p, r, s) for p, _, s in ITEMS for r in ("Four.", "The answer is 42, step two.", "Yes", "No " * 9)]
+    shared = Scorer(model, tok, share_prefix=True, progress=False).token_stats(items)
+    split = Scorer(model, tok, share_prefix=True, max_batch_tokens=60, progress=False).token_stats(items)
+    separate = Scorer(model, tok, share_prefix=False, progress=False).token_stats(items)
+    for a, b, c in zip(shared, split, separate):
+        assert a.token_ids == c.token_ids and a.prompt_ids == c.prompt_ids
+        for x in (a, b):
+            assert x.q == pytest.approx(c.q, abs=1e-4)
+            assert x.values == pytest.approx(c.values, abs=1e-4)
+
+
 def test_vocab_reduction_is_chunked():
     """lm_head sees at most chunk_size positions at a time; q and V match a full computation."""
     torch.manual_seed(0)
@@ -187,3 +201,13 @@ def test_real_model_token_rewards_match_logits(smol_dir):
     assert stats.q == pytest.approx(q, abs=1e-3)
     assert stats.logprobs == pytest.approx(lp, abs=1e-4)
     assert not any(math.isnan(x) for x in stats.values)
+
+
+def test_high_level_api_matches_the_engine(tiny_dir, tiny):
+    from endorm import EndogenousReward
+
+    rm = EndogenousReward.from_pretrained(str(tiny_dir), reward=RewardOptions(terminal="bootstrap"))
+    scores = rm.score_batch([p for p, _, _ in ITEMS], [r for _, r, _ in ITEMS], [s for _, _, s in ITEMS])
+    stats = Scorer(*tiny, progress=False).token_stats(ITEMS)
+    assert scores == pytest.approx([sum(s.rewards("bootstrap")) for s in stats], abs=1e-4)
+    assert rm.score(*ITEMS[0]) == pytest.approx(scores[0], abs=1e-4)

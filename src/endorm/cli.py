@@ -133,6 +133,25 @@ def cmd_prepare_model(args) -> None:
     print(json.dumps(prepare_model({k: v for k, v in spec.items() if v is not None}, args.out), indent=2))
 
 
+def cmd_bench(args) -> None:
+    from .bench import BenchSpec, dumps, run_bench, to_markdown
+    from .io import write_text
+
+    if bool(args.model) == bool(args.arch):
+        raise EndormError("bench: give exactly one of --model DIR or --arch NAME")
+    spec = BenchSpec(model=args.model, arch=args.arch, layers=args.layers, rows=args.rows,
+                     prompt_tokens=args.prompt_tokens,
+                     response_tokens=tuple(int(x) for x in args.response_tokens.split(",")), dtype=args.dtype,
+                     device=args.device, batch_tokens=args.batch_tokens, repeats=args.repeats, threads=args.threads,
+                     variants=tuple(args.variants.split(",")))
+    result = run_bench(spec)
+    md = to_markdown(result)
+    print(md)
+    if args.output:
+        write_text(args.output, dumps(result) + "\n")
+        write_text(args.output.rsplit(".", 1)[0] + ".md", md)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="endorm", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -169,6 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scores", required=True)
     p.add_argument("--output", required=True)
     p.set_defaults(func=cmd_rmbench_metrics)
+
+    p = sub.add_parser("bench", help="time the floor forward pass, the engine and the common-way scorer")
+    p.add_argument("--model", default=None, help="model folder")
+    p.add_argument("--arch", default=None, choices=["qwen2.5-7b"], help="random-init paper architecture")
+    p.add_argument("--layers", type=int, default=None, help="reduce depth (CPU)")
+    p.add_argument("--rows", type=int, default=4, help="RM-Bench-shaped rows (1 prompt, 6 responses)")
+    p.add_argument("--prompt-tokens", type=int, default=256)
+    p.add_argument("--response-tokens", default="48,320,400", help="lengths of the 3 styles")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--batch-tokens", type=int, default=8192)
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--variants", default="floor,decoder,engine,engine_noshare,reference")
+    p.add_argument("--output", default=None, help="JSON file (a Markdown summary is written beside it)")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("prepare-model", help="make a local transformers folder from a package GGUF, path or Hub id")
     p.add_argument("--source", required=True, choices=["package", "path", "hub"])

@@ -102,7 +102,11 @@ class Scorer:
         alpha: soft-Q temperature used for V and log pi.
         max_batch_tokens: padded tokens per forward batch (length-sorted batches).
         max_batch_size: sequences per batch.
-        chunk_size: positions per vocabulary-reduction chunk.
+        chunk_size: positions per vocabulary-reduction chunk; ``None`` (default) sizes chunks so one chunk's float32
+            logits take at most ``chunk_bytes`` (64 MiB: 110 positions at a 152k vocabulary, 341 at 49k).
+        chunk_bytes: memory budget of one chunk when ``chunk_size`` is None.
+        share_prefix: responses that share a prompt reuse one forward pass of the prompt (its KV cache), so a row
+            of six responses pays for its prompt once. Scores equal the unshared path to float noise (tested).
         progress: show a tqdm bar.
     """
 
@@ -114,7 +118,9 @@ class Scorer:
         alpha: float = 1.0,
         max_batch_tokens: int = 8192,
         max_batch_size: int = 64,
-        chunk_size: int = 1024,
+        chunk_size: int | None = None,
+        chunk_bytes: int = 64 << 20,
+        share_prefix: bool = True,
         progress: bool = True,
     ) -> None:
         self.model = model
@@ -125,7 +131,9 @@ class Scorer:
         self.alpha = float(alpha)
         self.max_batch_tokens = int(max_batch_tokens)
         self.max_batch_size = int(max_batch_size)
-        self.chunk_size = int(chunk_size)
+        vocab = model.get_output_embeddings().weight.shape[0]
+        self.chunk_size = int(chunk_size) if chunk_size else max(16, chunk_bytes // (4 * vocab))
+        self.share_prefix = share_prefix
         self.progress = progress
         self.lm_head = model.get_output_embeddings()
         self.decoder = model.base_model
@@ -227,10 +235,21 @@ class Scorer:
             if not prompt_ids:
                 raise EndormError("empty prompt ids: no state s_1 to condition on")
             seqs.append(self._fit(list(prompt_ids), list(response_ids)))
-        order = sorted(range(len(seqs)), key=lambda i: -(len(seqs[i][0]) + len(seqs[i][1])))
         out: list[TokenStats | None] = [None] * len(seqs)
-        total_tokens = sum(len(p) + len(r) for p, r, _ in seqs)
-        bar = tqdm(total=total_tokens, desc=desc, unit="tok", disable=not self.progress, mininterval=2.0)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, (prompt_ids, _, _) in enumerate(seqs):
+            groups.setdefault(tuple(prompt_ids), []).append(i)
+        shared = [g for g in groups.values() if self.share_prefix and len(g) > 1]
+        single = [i for g in groups.values() if not (self.share_prefix and len(g) > 1) for i in g]
+        # Progress counts the tokens the model actually processes (a shared prompt once).
+        total = sum(len(seqs[g[0]][0]) + sum(len(seqs[i][1]) for i in g) for g in shared)
+        total += sum(len(seqs[i][0]) + len(seqs[i][1]) for i in single)
+        bar = tqdm(total=total, desc=desc, unit="tok", disable=not self.progress, mininterval=2.0)
+        for g in shared:
+            for i, stats in zip(g, self._forward_shared(seqs, g)):
+                out[i] = stats
+            bar.update(len(seqs[g[0]][0]) + sum(len(seqs[i][1]) for i in g))
+        order = sorted(single, key=lambda i: -(len(seqs[i][0]) + len(seqs[i][1])))
         for batch in self._batches(order, seqs):
             for i, stats in zip(batch, self._forward(seqs, batch)):
                 out[i] = stats
@@ -265,13 +284,72 @@ class Scorer:
         if batch:
             yield batch
 
+    def _reduce(self, flat: torch.Tensor, targets: list[int], seqs, batch: list[int]) -> list[TokenStats]:
+        """Q and V of the gathered states, split back into one TokenStats per sequence."""
+        q, v = lm_head_reduce(flat, torch.tensor(targets, device=flat.device), self.lm_head, self.alpha, self.softcap,
+                              self.chunk_size)
+        q, v = q.double().cpu().tolist(), v.double().cpu().tolist()
+        out, k = [], 0
+        for i in batch:
+            prompt_ids, response_ids, truncated = seqs[i]
+            h = len(response_ids)
+            out.append(TokenStats(list(response_ids), q[k : k + h], v[k : k + h + 1], self.alpha, truncated,
+                                  list(prompt_ids)))
+            k += h + 1
+        return out
+
+    @torch.inference_mode()
+    def _forward_shared(self, seqs, group: list[int]) -> list[TokenStats]:
+        """One pass over the shared prompt, then the responses against its KV cache, in sub-batches."""
+        import copy
+
+        device = self.device
+        prompt_ids = seqs[group[0]][0]
+        p = len(prompt_ids)
+        pre = self.decoder(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
+        prefix_cache, last = pre.past_key_values, pre.last_hidden_state[0, -1]
+        if prefix_cache is None:
+            raise EndormError("this model returns no KV cache; create the Scorer with share_prefix=False")
+        order = sorted(group, key=lambda i: -len(seqs[i][1]))
+        results: dict[int, TokenStats] = {}
+        start = 0
+        while start < len(order):
+            width = len(seqs[order[start]][1])
+            size = max(1, min(self.max_batch_size, self.max_batch_tokens // max(1, width + p)))
+            batch = order[start : start + size]
+            start += size
+            ids = torch.full((len(batch), width), self._pad_id(), dtype=torch.long)
+            mask = torch.zeros((len(batch), p + width), dtype=torch.long)
+            mask[:, :p] = 1
+            for b, i in enumerate(batch):
+                r = seqs[i][1]
+                ids[b, : len(r)] = torch.tensor(r)
+                mask[b, p : p + len(r)] = 1
+            cache = copy.deepcopy(prefix_cache)
+            cache.batch_repeat_interleave(len(batch))
+            positions = torch.arange(p, p + width, device=device).unsqueeze(0).expand(len(batch), -1)
+            hidden = self.decoder(input_ids=ids.to(device), attention_mask=mask.to(device), past_key_values=cache,
+                                  position_ids=positions, use_cache=True).last_hidden_state
+            del cache
+            # State s_1 is the prompt's last hidden state; s_{k+1} is the response's k-th position.
+            states, targets = [], []
+            for b, i in enumerate(batch):
+                h = len(seqs[i][1])
+                states += [last.unsqueeze(0), hidden[b, :h]]
+                targets += list(seqs[i][1]) + [-1]
+            for i, stats in zip(batch, self._reduce(torch.cat(states), targets, seqs, batch)):
+                results[i] = stats
+        return [results[i] for i in group]
+
+    def _pad_id(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
     @torch.inference_mode()
     def _forward(self, seqs, batch: list[int]) -> list[TokenStats]:
         device = self.device
         lengths = [len(seqs[i][0]) + len(seqs[i][1]) for i in batch]
         width = max(lengths)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        input_ids = torch.full((len(batch), width), self._pad_id(), dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         rows, cols, targets = [], [], []
         for b, i in enumerate(batch):
@@ -287,15 +365,4 @@ class Scorer:
         hidden = self.decoder(input_ids=input_ids.to(device), attention_mask=mask.to(device)).last_hidden_state
         flat = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]
         del hidden
-        q, v = lm_head_reduce(
-            flat, torch.tensor(targets, device=device), self.lm_head, self.alpha, self.softcap, self.chunk_size
-        )
-        q, v = q.double().cpu().tolist(), v.double().cpu().tolist()
-        out, k = [], 0
-        for i in batch:
-            prompt_ids, response_ids, truncated = seqs[i]
-            h = len(response_ids)
-            out.append(TokenStats(list(response_ids), q[k : k + h], v[k : k + h + 1], self.alpha, truncated,
-                                  list(prompt_ids)))
-            k += h + 1
-        return out
+        return self._reduce(flat, targets, seqs, batch)

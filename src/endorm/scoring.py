@@ -41,7 +41,7 @@ class ScoreOptions:
     max_new_tokens: int = 8
     max_batch_tokens: int = 8192
     max_batch_size: int = 64
-    chunk_size: int = 1024
+    chunk_size: int | None = None
     progress: bool = True
 
     def describe(self) -> dict:

@@ -25,3 +25,23 @@ rule make_table1:
         f"logs/make_table1/{RUN}-{{model}}.log",
     script:
         "../scripts/make_table1.py"
+
+
+# Issue 6: the reward's cost over a plain forward pass. `snakemake bench_scoring` (or bench.enabled: true).
+rule bench_scoring:
+    input:
+        model=model_dir(MODEL),
+    output:
+        json=f"benchmarks/scoring/{RUN}-{MODEL}.json",
+        md=f"benchmarks/scoring/{RUN}-{MODEL}.md",
+    params:
+        bench=config.get("bench", {}),
+        dtype=compute("dtype", "float32"),
+    threads: compute("threads", 2)
+    resources:
+        **gpu_resources(),
+        runtime=60,
+    log:
+        f"logs/bench_scoring/{RUN}-{MODEL}.log",
+    script:
+        "../scripts/bench_scoring.py"

@@ -43,4 +43,6 @@ def all_outputs():
     if config["rmbench"].get("enabled", True):
         outs += [f"{OUT}/rmbench/{MODEL}/table1.csv", f"{OUT}/rmbench/{MODEL}/table1.md",
                  f"{OUT}/rmbench/{MODEL}/table1.png"]
+    if config.get("bench", {}).get("enabled", False):
+        outs.append(f"benchmarks/scoring/{RUN}-{MODEL}.json")
     return outs
