@@ -189,18 +189,28 @@ def test_empty_response_is_an_error(tiny):
         Scorer(model, tok, progress=False).token_stats([("Hi", "", None)])
 
 
-def test_real_model_token_rewards_match_logits(smol_dir):
-    """Smoke test on the real packaged model: the engine equals a direct computation from its logits."""
+def test_real_model_token_rewards_match_logits(smol_dir, capsys):
+    """Smoke test on the real packaged model: `endorm token-rewards` equals a direct computation from its logits."""
+    import json
+
+    from endorm.cli import main
     from endorm.engine import load_model
 
-    model, tok = load_model(smol_dir)
-    scorer = Scorer(model, tok, progress=False)
-    stats = scorer.token_stats([("What is 12 times 3?", "12 times 3 is 36.", None)])[0]
-    assert tok.convert_ids_to_tokens(stats.token_ids[-1]) == "<|im_end|>"
-    q, v, lp = brute_force(model, stats.prompt_ids, stats.token_ids, 1.0)
-    assert stats.q == pytest.approx(q, abs=1e-3)
-    assert stats.logprobs == pytest.approx(lp, abs=1e-4)
-    assert not any(math.isnan(x) for x in stats.values)
+    assert main(["token-rewards", "--model", str(smol_dir), "--prompt", "What is 12 times 3?",
+                 "--response", "12 times 3 is 36.", "--threads", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["prompt"].startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
+    assert out["tokens"][-1]["token"] == "<|im_end|>"
+    model, _ = load_model(smol_dir)
+    ids = [t["token_id"] for t in out["tokens"]]
+    q, v, lp = brute_force(model, out["prompt_ids"], ids, 1.0)
+    assert [t["q"] for t in out["tokens"]] == pytest.approx(q, abs=1e-3)
+    assert [t["logprob"] for t in out["tokens"]] == pytest.approx(lp, abs=1e-4)
+    assert [t["value"] for t in out["tokens"]] == pytest.approx(v[:-1], abs=1e-3)
+    rewards = [q[h] - v[h + 1] for h in range(len(ids) - 1)] + [q[-1]]  # terminal zero
+    assert [t["reward"] for t in out["tokens"]] == pytest.approx(rewards, abs=1e-3)
+    assert out["total"] == pytest.approx(sum(lp) + v[0], abs=1e-3)
+    assert not any(math.isnan(x) for x in v)
 
 
 def test_high_level_api_matches_the_engine(tiny_dir, tiny):

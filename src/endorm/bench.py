@@ -245,11 +245,15 @@ def run_bench(spec: BenchSpec) -> dict:
         # Extra memory of the reward math = peak above what the transformer body alone needs.
         out["reward_math_extra_bytes"] = {v: max(0, mem[v] - mem["decoder"]) for v in ("engine", "reference")}
     if "engine" in results and "reference" in results:
-        diffs = []
+        diffs, rel = [], []
         for a, b in zip(results["engine"]["scores"], results["reference"]["scores"]):
             diffs += [abs(x - y) for x, y in zip(a["logprob"], b["logprob"])]
             diffs += [abs(x - y) for x, y in zip(a["values"], b["values"])]
+            # the response's endogenous reward (terminal zero): sum log pi + V(s_1)
+            ra, rb = sum(a["logprob"]) + a["values"][0], sum(b["logprob"]) + b["values"][0]
+            rel.append(abs(ra - rb) / max(1.0, abs(rb)))
         out["max_abs_diff_engine_vs_reference"] = max(diffs)
+        out["max_rel_diff_scores_engine_vs_reference"] = max(rel)
     return out
 
 
@@ -273,7 +277,9 @@ def to_markdown(result: dict) -> str:
     lines.append("")
     lines.append("ratios: " + ", ".join(f"{k} = {v:.3f}" for k, v in result["ratios"].items()))
     if "max_abs_diff_engine_vs_reference" in result:
-        lines.append(f"max |engine - reference| over log pi and V: {result['max_abs_diff_engine_vs_reference']:.2e}")
+        lines.append(f"max |engine - reference| over per-token log pi and V: "
+                     f"{result['max_abs_diff_engine_vs_reference']:.2e}; max relative difference of response scores: "
+                     f"{result['max_rel_diff_scores_engine_vs_reference']:.2e}")
     if "reward_math_extra_bytes" in result:
         lines.append("reward-math extra memory above the transformer body (MiB): " + ", ".join(
             f"{k} {v / 2**20:.0f}" for k, v in result["reward_math_extra_bytes"].items()))

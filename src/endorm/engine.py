@@ -316,8 +316,13 @@ class Scorer:
         while start < len(order):
             width = len(seqs[order[start]][1])
             size = max(1, min(self.max_batch_size, self.max_batch_tokens // max(1, width + p)))
-            batch = order[start : start + size]
-            start += size
+            batch = [order[start]]
+            # Responses under half the batch's width go to the next sub-batch: padding them would cost more
+            # than a second pass against the same cache (RM-Bench's concise vs detailed styles).
+            while (len(batch) < size and start + len(batch) < len(order)
+                   and 2 * len(seqs[order[start + len(batch)]][1]) >= width):
+                batch.append(order[start + len(batch)])
+            start += len(batch)
             ids = torch.full((len(batch), width), self._pad_id(), dtype=torch.long)
             mask = torch.zeros((len(batch), p + width), dtype=torch.long)
             mask[:, :p] = 1

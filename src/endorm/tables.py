@@ -56,3 +56,29 @@ def to_markdown(columns: list[str], rows: list[dict]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines) + "\n"
+
+
+def model_label(provenance: dict) -> str:
+    """A readable name of the scored model, from its provenance record."""
+    if provenance.get("id"):
+        return f"{provenance['id'].split('/')[-1]} ({provenance['id']}@{str(provenance.get('revision'))[:8]})"
+    if provenance.get("file"):
+        stem = provenance["file"].rsplit("/", 1)[-1].removesuffix(".gguf")
+        return f"{stem} (GGUF from {provenance.get('package')} {provenance.get('version')})"
+    return str(provenance.get("path"))
+
+
+def judge_notes(metrics: dict[str, dict]) -> list[str]:
+    """What the judges did: parse failures and position preference, from the scoring runs' records."""
+    notes = []
+    for method, m in metrics.items():
+        run = m.get("provenance", {}).get("run", {})
+        label = METHOD_LABELS.get(method, method)
+        if "judgements" in run:
+            notes.append(f"{label}: {run['judgements']} judgements on {m['n']} rows (3x3 pairs, both orders); "
+                         f"{run['parse_failures']} unparsable; answered 'A' {run['chose_A']} times. A judge that "
+                         "always names the same position gives no preference once both orders are counted.")
+        elif "parse_failures" in run:
+            notes.append(f"{label}: {run['parse_failures']} of {run['responses']} replies had no score 1-10 "
+                         "(counted as losses).")
+    return notes

@@ -1,12 +1,12 @@
 from endorm.io import read_json, write_text
 from endorm.logs import redirect_to
-from endorm.tables import table1_rows, to_csv, to_markdown
+from endorm.tables import judge_notes, model_label, table1_rows, to_csv, to_markdown
 
 with redirect_to(snakemake.log[0]):
     metrics = {m: read_json(p) for m, p in zip(snakemake.params.methods, snakemake.input.metrics)}
     prov = next(iter(metrics.values()))["provenance"]
     model = prov["model"]
-    model_name = model.get("id") or model.get("file") or model.get("path")
+    model_name = model_label(model)
     data = snakemake.params.data
     data_label = "RM-Bench" if data["source"] != "embedded" else "constructed from packaged data"
     columns, rows = table1_rows(metrics, f"ours ({model_name}, {data_label})")
@@ -28,5 +28,7 @@ with redirect_to(snakemake.log[0]):
         header.append("* The embedded default's domains are constructed from real packaged data (GSM8K, GPQA "
                       "Diamond, CHAMP) in RM-Bench's three styles; they are not RM-Bench's domains, so only the "
                       "easy/normal/hard/avg columns are comparable in spirit, not in value.")
-    write_text(snakemake.output.md, "\n".join(header) + "\n\n" + to_markdown(columns, rows))
+    notes = judge_notes(metrics)
+    body = to_markdown(columns, rows) + ("\n" + "\n".join(f"* {n}" for n in notes) + "\n" if notes else "")
+    write_text(snakemake.output.md, "\n".join(header) + "\n\n" + body)
     print(to_markdown(columns, rows))
