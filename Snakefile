@@ -17,6 +17,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/assets.smk"
 include: "workflow/rules/reward.smk"
 include: "workflow/rules/benchmarks.smk"
+include: "workflow/rules/promptable.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -38,14 +38,18 @@ def job_counts(output: str) -> dict[str, int]:
 
 def test_embedded_default_plans(tmp_path):
     counts = job_counts(snakemake(["-n", "--cores", "2"], tmp_path))
-    assert counts["prepare_model"] == 1 and counts["score_likelihood"] == 1 and counts["score_judge"] == 3
+    assert counts["prepare_model"] == 1 and counts["score_likelihood"] == 2 and counts["score_judge"] == 6
     assert counts["compute_rmbench_metrics"] == 6 and counts["make_table1"] == 1 and counts["plot_table1"] == 1
+    assert counts["generate_conditioned_responses"] == 1 and counts["score_dsp"] == 1
+    assert counts["compute_multifaceted_metrics"] == 4 and counts["plot_dsp_matrix"] == counts["plot_figure1"] == 1
 
 
 def test_paper_config_plans_table1_on_qwen(tmp_path):
     out = snakemake(["-n", "--cores", "2", "--configfile", str(ROOT / "config/paper.yaml")], tmp_path)
     counts = job_counts(out)
-    assert counts["score_judge"] == 3 and counts["compute_rmbench_metrics"] == 6
+    assert counts["score_judge"] == 6 and counts["compute_rmbench_metrics"] == 6
+    assert counts["prepare_dsp"] == 1 and counts["score_dsp"] == 1 and counts["make_table2"] == 1
+    assert counts["compute_multifaceted_metrics"] == 4 and "generate_conditioned_responses" not in counts
     assert "results/models/qwen2.5-7b-instruct" in out and "results/paper/rmbench/qwen2.5-7b-instruct/table1.md" in out
     assert "gpu=1" in out
 
@@ -74,6 +78,15 @@ def test_end_to_end_on_test_config(tmp_path, tiny_dir):
     m = json.loads((out / "metrics/endorm.json").read_text())
     assert m["provenance"]["model"]["source"] == "path" and m["provenance"]["options"]["reward"]["alpha"] == 1.0
     assert (out / "table1.png").stat().st_size > 10000 and "Paper" in (out / "table1.md").read_text()
+    dsp = json.loads((tmp_path / "results/test/dsp/tiny/metrics.json").read_text())
+    assert dsp["pairs_per_domain"] == 4 * 8 and set(dsp["matrix"]) == {"academy", "business", "entertainment",
+                                                                       "literature"}
+    assert "diagonal_dominance" in dsp and (tmp_path / "results/test/dsp/tiny/table2.png").stat().st_size > 10000
+    with open(tmp_path / "results/test/multifaceted/tiny/figure1.csv") as f:
+        fig1 = list(csv.DictReader(f))
+    assert [r["subset"] for r in fig1 if r["source"].startswith("ours")][-1] == "Average"
+    assert "CONSTRUCTED" in (tmp_path / "results/test/dsp/tiny/table2.md").read_text()
+    assert (tmp_path / "results/test/multifaceted/tiny/figure1.png").stat().st_size > 10000
     # the benchmark files of heavy rules exist, and a second run has nothing to do
     assert list((tmp_path / "benchmarks/score_likelihood").glob("*.tsv"))
     assert "Nothing to be done" in snakemake(["--cores", "2", "--configfile", str(cfg)], tmp_path)

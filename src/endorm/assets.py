@@ -120,3 +120,25 @@ def prepare_model(spec: dict, out: str | os.PathLike) -> dict:
 def model_provenance(model_dir: str | os.PathLike) -> dict:
     path = Path(model_dir) / PROVENANCE
     return json.loads(path.read_text()) if path.is_file() else {"path": str(model_dir)}
+
+
+def fetch_pinned(url: str, expected_sha256: str, out: str | os.PathLike) -> Path:
+    """Download ``url`` to ``out`` only if its SHA-256 matches (a pinned revision of a public file)."""
+    import urllib.request
+
+    from .io import atomic_path
+
+    with atomic_path(out) as tmp:
+        try:
+            with urllib.request.urlopen(url, timeout=120) as resp, open(tmp, "wb") as f:
+                shutil.copyfileobj(resp, f)
+        except OSError as exc:
+            raise EndormError(f"cannot download {url}: {exc}") from exc
+        got = sha256(tmp)
+        if got != expected_sha256:
+            raise EndormError(f"{url}: SHA-256 {got} does not match the pinned {expected_sha256}")
+    return Path(out)
+
+
+def github_raw_url(repo: str, commit: str, path: str) -> str:
+    return f"https://raw.githubusercontent.com/{repo}/{commit}/{path}"

@@ -66,6 +66,7 @@ def generate(
     max_batch_tokens: int = 8192,
     progress: bool = True,
     desc: str = "generating",
+    **gen_kwargs,
 ) -> list[str]:
     """Greedy continuations of already-tokenized prompts, in input order (left-padded, length-sorted batches)."""
     order = sorted(range(len(prompts_ids)), key=lambda i: -len(prompts_ids[i]))
@@ -88,7 +89,7 @@ def generate(
             mask[b, w - len(p) :] = 1
         gen = model.generate(
             input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens,
-            do_sample=False, pad_token_id=pad, temperature=None, top_p=None, top_k=None,
+            do_sample=False, pad_token_id=pad, temperature=None, top_p=None, top_k=None, **gen_kwargs,
         )
         for b, i in enumerate(batch):
             out[i] = tokenizer.decode(gen[b, w:], skip_special_tokens=True)

@@ -24,3 +24,25 @@ TABLE1_COLUMNS = ("chat", "math", "code", "safety", "easy", "normal", "hard", "a
 def table1(method: str) -> dict | None:
     values = TABLE1.get(method)
     return dict(zip(TABLE1_COLUMNS, values)) if values else None
+
+# Table 2 (DSP cross-domain, %): reward prompt (row) x test domain (column); every value is k/2644.
+TABLE2 = {
+    "academy": {"academy": 76.89, "business": 67.17, "literature": 57.45, "entertainment": 52.57},
+    "business": {"academy": 65.09, "business": 69.21, "literature": 51.44, "entertainment": 51.17},
+    "literature": {"academy": 32.00, "business": 32.94, "literature": 62.97, "entertainment": 36.12},
+    "entertainment": {"academy": 30.41, "business": 38.65, "literature": 38.69, "entertainment": 72.09},
+}
+
+# Figure 1 (Multifaceted-Bench accuracy, %): source -> method -> value; "Average" is sample-weighted.
+FIGURE1 = {
+    "Nectar": {"genrm-pointwise": 33.51, "generative-verifier": 42.62, "genrm-pairwise": 55.09, "endorm": 58.25},
+    "OpenHermes Preferences": {"genrm-pointwise": 34.71, "generative-verifier": 49.86, "genrm-pairwise": 57.62,
+                               "endorm": 59.86},
+    "UltraFeedback": {"genrm-pointwise": 32.89, "generative-verifier": 40.98, "genrm-pairwise": 54.71,
+                      "endorm": 54.97},
+    "Chatbot Arena Conversations": {"genrm-pointwise": 35.95, "generative-verifier": 46.01, "genrm-pairwise": 56.34,
+                                    "endorm": 63.19},
+    "Domain-Specific Preference": {"genrm-pointwise": 47.09, "generative-verifier": 48.26, "genrm-pairwise": 57.66,
+                                   "endorm": 62.21},
+    "Average": {"genrm-pointwise": 34.41, "generative-verifier": 47.70, "genrm-pairwise": 56.88, "endorm": 59.32},
+}

@@ -12,7 +12,8 @@ if MODEL not in config["models"]:
 
 wildcard_constraints:
     model="|".join(map(re.escape, config["models"])),
-    method="|".join(map(re.escape, config["rmbench"]["methods"])),
+    method="|".join(map(re.escape, LIKELIHOOD_METHODS + JUDGE_METHODS)),
+    bench="rmbench|multifaceted",
     judge="|".join(map(re.escape, JUDGE_METHODS)),
 
 
@@ -43,6 +44,11 @@ def all_outputs():
     if config["rmbench"].get("enabled", True):
         outs += [f"{OUT}/rmbench/{MODEL}/table1.csv", f"{OUT}/rmbench/{MODEL}/table1.md",
                  f"{OUT}/rmbench/{MODEL}/table1.png"]
+    if config.get("dsp", {}).get("enabled", False):
+        outs += [f"{OUT}/dsp/{MODEL}/table2.csv", f"{OUT}/dsp/{MODEL}/table2.md", f"{OUT}/dsp/{MODEL}/table2.png"]
+    if config.get("multifaceted", {}).get("enabled", False):
+        outs += [f"{OUT}/multifaceted/{MODEL}/figure1.csv", f"{OUT}/multifaceted/{MODEL}/figure1.md",
+                 f"{OUT}/multifaceted/{MODEL}/figure1.png"]
     if config.get("bench", {}).get("enabled", False):
         outs.append(f"benchmarks/scoring/{RUN}-{MODEL}.json")
     return outs

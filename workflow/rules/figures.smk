@@ -8,3 +8,29 @@ rule plot_table1:
         f"logs/plot_table1/{RUN}-{{model}}.log",
     script:
         "../scripts/plot_table1.py"
+
+
+rule plot_dsp_matrix:
+    input:
+        metrics=f"{OUT}/dsp/{{model}}/metrics.json",
+    output:
+        report(f"{OUT}/dsp/{{model}}/table2.png", caption="../report/table2_figure.rst", category="Table 2: DSP",
+               labels={"figure": "Table 2 heatmaps"}),
+    params:
+        data=config.get("dsp", {}).get("data", {}),
+    log:
+        f"logs/plot_dsp_matrix/{RUN}-{{model}}.log",
+    script:
+        "../scripts/plot_dsp_matrix.py"
+
+
+rule plot_figure1:
+    input:
+        csv=f"{OUT}/multifaceted/{{model}}/figure1.csv",
+    output:
+        report(f"{OUT}/multifaceted/{{model}}/figure1.png", caption="../report/figure1_figure.rst",
+               category="Figure 1: Multifaceted", labels={"figure": "Figure 1 (bars)"}),
+    log:
+        f"logs/plot_figure1/{RUN}-{{model}}.log",
+    script:
+        "../scripts/plot_figure1.py"

@@ -1,27 +1,28 @@
-def score_params():
-    return dict(max_rows_per_domain=config["rmbench"].get("max_rows_per_domain", {}), compute=config.get("compute", {}), reward=config.get("reward", {}),
+def score_params(bench):
+    return dict(max_rows_per_domain=config.get(bench, {}).get("max_rows_per_domain", {}),
+                compute=config.get("compute", {}), reward=config.get("reward", {}),
                 format=config.get("format", {}), judge=config.get("judge", {}))
 
 
-# The likelihood methods (endorm, loglik, loglik-mean) share one forward pass per response.
+# The likelihood methods (endorm, loglik, loglik-mean) share one forward pass per response: one job writes all three.
 rule score_likelihood:
     input:
         model=lambda wc: model_dir(wc.model),
-        pairs=f"{OUT}/rmbench/preferences.jsonl",
+        pairs=f"{OUT}/{{bench}}/preferences.jsonl",
     output:
-        scores=[f"{OUT}/rmbench/{{model}}/scores/{m}.jsonl" for m in likelihood_methods()],
-        meta=[f"{OUT}/rmbench/{{model}}/scores/{m}.jsonl.meta.json" for m in likelihood_methods()],
+        scores=[f"{OUT}/{{bench}}/{{model}}/scores/{m}.jsonl" for m in LIKELIHOOD_METHODS],
+        meta=[f"{OUT}/{{bench}}/{{model}}/scores/{m}.jsonl.meta.json" for m in LIKELIHOOD_METHODS],
     params:
-        methods=likelihood_methods(),
-        **score_params(),
+        methods=list(LIKELIHOOD_METHODS),
+        opts=lambda wc: score_params(wc.bench),
     threads: compute("threads", 2)
     resources:
         **gpu_resources(),
         runtime=240,
     log:
-        f"logs/score_likelihood/{RUN}-{{model}}.log",
+        f"logs/score_likelihood/{RUN}-{{bench}}-{{model}}.log",
     benchmark:
-        f"benchmarks/score_likelihood/{RUN}-{{model}}.tsv"
+        f"benchmarks/score_likelihood/{RUN}-{{bench}}-{{model}}.tsv"
     script:
         "../scripts/score_pairs.py"
 
@@ -29,20 +30,20 @@ rule score_likelihood:
 rule score_judge:
     input:
         model=lambda wc: model_dir(wc.model),
-        pairs=f"{OUT}/rmbench/preferences.jsonl",
+        pairs=f"{OUT}/{{bench}}/preferences.jsonl",
     output:
-        scores=f"{OUT}/rmbench/{{model}}/scores/{{judge}}.jsonl",
-        meta=f"{OUT}/rmbench/{{model}}/scores/{{judge}}.jsonl.meta.json",
+        scores=f"{OUT}/{{bench}}/{{model}}/scores/{{judge}}.jsonl",
+        meta=f"{OUT}/{{bench}}/{{model}}/scores/{{judge}}.jsonl.meta.json",
     params:
         methods=lambda wc: [wc.judge],
-        **score_params(),
+        opts=lambda wc: score_params(wc.bench),
     threads: compute("threads", 2)
     resources:
         **gpu_resources(),
         runtime=480,
     log:
-        f"logs/score_judge/{RUN}-{{model}}-{{judge}}.log",
+        f"logs/score_judge/{RUN}-{{bench}}-{{model}}-{{judge}}.log",
     benchmark:
-        f"benchmarks/score_judge/{RUN}-{{model}}-{{judge}}.tsv"
+        f"benchmarks/score_judge/{RUN}-{{bench}}-{{model}}-{{judge}}.tsv"
     script:
         "../scripts/score_pairs.py"

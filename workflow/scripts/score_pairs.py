@@ -5,18 +5,19 @@ import tempfile
 from endorm.cli import main
 from endorm.logs import redirect_to
 
-p = snakemake.params
+p = snakemake.params.opts
 with redirect_to(snakemake.log[0]):
-    fmt, rw, judge, comp = p.format, p.reward, p.judge, p.compute
+    fmt, rw, judge, comp = p["format"], p["reward"], p["judge"], p["compute"]
+    methods = snakemake.params.methods
     outputs = snakemake.output.scores if isinstance(snakemake.output.scores, list) else [snakemake.output.scores]
     argv = ["score", "--model", snakemake.input.model, "--input", snakemake.input.pairs,
-            "--method", ",".join(p.methods), "--output", ",".join(outputs),
+            "--method", ",".join(methods), "--output", ",".join(outputs),
             "--dtype", comp.get("dtype", "float32"), "--threads", str(snakemake.threads),
             "--batch-tokens", str(comp.get("batch_tokens", 4096)),
             "--alpha", str(rw.get("alpha", 1.0)), "--terminal", rw.get("terminal", "zero"),
             "--aggregation", rw.get("aggregation", "sum"), "--gamma", str(rw.get("gamma", 0.93)),
             "--overflow", fmt.get("overflow", "error"), "--max-new-tokens", str(judge.get("max_new_tokens", 8))]
-    caps = [p.max_rows_per_domain.get(m) for m in p.methods if p.max_rows_per_domain.get(m)]
+    caps = [p["max_rows_per_domain"].get(m) for m in methods if p["max_rows_per_domain"].get(m)]
     if caps:
         argv += ["--max-rows-per-domain", str(min(caps))]
     if comp.get("device", "auto") != "auto":
