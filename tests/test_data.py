@@ -85,3 +85,19 @@ def test_embedded_preferences_are_deterministic_and_rmbench_shaped():
     assert gsm["chosen"][0].startswith("Final answer:") and gsm["chosen"][0] != gsm["rejected"][0]
     with pytest.raises(EndormError, match="unknown embedded domain"):
         embedded_preferences({"chat": 1}, 0)
+
+
+def test_fetch_pinned_checks_the_checksum(tmp_path):
+    from endorm.assets import fetch_pinned, sha256
+
+    src = tmp_path / "src.json"
+    src.write_text('[{"query": "q"}]')
+    out = tmp_path / "out" / "dsp.json"
+    fetch_pinned(src.as_uri(), sha256(src), out)
+    assert out.read_text() == src.read_text()
+    bad = tmp_path / "bad.json"
+    with pytest.raises(EndormError, match="does not match the pinned"):
+        fetch_pinned(src.as_uri(), "0" * 64, bad)
+    assert not bad.exists() and not list(tmp_path.glob(".bad.json.*"))
+    with pytest.raises(EndormError, match="cannot download"):
+        fetch_pinned((tmp_path / "missing").as_uri(), "0" * 64, bad)

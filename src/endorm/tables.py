@@ -75,7 +75,8 @@ def judge_notes(metrics: dict[str, dict]) -> list[str]:
         run = m.get("provenance", {}).get("run", {})
         label = METHOD_LABELS.get(method, method)
         if "judgements" in run:
-            notes.append(f"{label}: {run['judgements']} judgements on {m['n']} rows (3x3 pairs, both orders); "
+            notes.append(f"{label}: {run['judgements']} judgements on {m['n']} rows (every chosen-rejected pair, "
+                         "both orders); "
                          f"{run['parse_failures']} unparsable; answered 'A' {run['chose_A']} times. A judge that "
                          "always names the same position gives no preference once both orders are counted.")
         elif "parse_failures" in run:

@@ -1,5 +1,7 @@
-def score_params(bench):
-    return dict(max_rows_per_domain=config.get(bench, {}).get("max_rows_per_domain", {}),
+def score_params(bench, methods=()):
+    """Options of a scoring job; only its own methods' row caps, so changing one cap reruns one job."""
+    caps = config.get(bench, {}).get("max_rows_per_domain", {})
+    return dict(max_rows_per_domain={m: caps[m] for m in methods if m in caps},
                 compute=config.get("compute", {}), reward=config.get("reward", {}),
                 format=config.get("format", {}), judge=config.get("judge", {}))
 
@@ -14,7 +16,7 @@ rule score_likelihood:
         meta=[f"{OUT}/{{bench}}/{{model}}/scores/{m}.jsonl.meta.json" for m in LIKELIHOOD_METHODS],
     params:
         methods=list(LIKELIHOOD_METHODS),
-        opts=lambda wc: score_params(wc.bench),
+        opts=lambda wc: score_params(wc.bench, LIKELIHOOD_METHODS),
     threads: compute("threads", 2)
     resources:
         **gpu_resources(),
@@ -36,7 +38,7 @@ rule score_judge:
         meta=f"{OUT}/{{bench}}/{{model}}/scores/{{judge}}.jsonl.meta.json",
     params:
         methods=lambda wc: [wc.judge],
-        opts=lambda wc: score_params(wc.bench),
+        opts=lambda wc: score_params(wc.bench, [wc.judge]),
     threads: compute("threads", 2)
     resources:
         **gpu_resources(),

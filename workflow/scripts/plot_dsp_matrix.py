@@ -20,8 +20,8 @@ with redirect_to(snakemake.log[0]):
         ("Paper: Qwen2.5-7B-Instruct, DSP test, 2,644 pairs/domain\n"
          f"dominance {diagonal_dominance(paper.TABLE2)['diagonal_dominance']:+.1f}", paper.TABLE2),
     ]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2))
-    for ax, (title, mat) in zip(axes, panels):
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 5.2), gridspec_kw={"wspace": 0.08})
+    for k, (ax, (title, mat)) in enumerate(zip(axes, panels)):
         grid = [[mat[x][d] for d in ORDER] for x in ORDER]
         im = ax.imshow(grid, vmin=0, vmax=100, cmap="viridis")
         for i in range(4):
@@ -31,7 +31,7 @@ with redirect_to(snakemake.log[0]):
         ax.set_xticks(range(4))
         ax.set_xticklabels([DSP_LABELS[d] for d in ORDER], rotation=20)
         ax.set_yticks(range(4))
-        ax.set_yticklabels([f"EndoRM-{DSP_LABELS[d]}" for d in ORDER])
+        ax.set_yticklabels([f"EndoRM-{DSP_LABELS[d]}" for d in ORDER] if k == 0 else [])
         ax.set_xlabel("test domain (its response preferred)")
         ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=axes, shrink=0.8, label="accuracy (%), same scale in both panels")
