@@ -220,7 +220,14 @@ def run_bench(spec: BenchSpec) -> dict:
         queue = ctx.Queue()
         proc = ctx.Process(target=_run_variant, args=(spec, variant, queue))
         proc.start()
-        res = queue.get()
+        res = None
+        while res is None:
+            try:
+                res = queue.get(timeout=5)
+            except Exception:  # noqa: BLE001 - queue.Empty: check the child is still alive
+                if not proc.is_alive():
+                    raise RuntimeError(f"bench variant {variant}: its process died (exit {proc.exitcode}) "
+                                       "without a result") from None
         proc.join()
         if "error" in res:
             raise RuntimeError(f"bench variant {variant} failed: {res['error']}")

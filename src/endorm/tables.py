@@ -83,3 +83,13 @@ def judge_notes(metrics: dict[str, dict]) -> list[str]:
             notes.append(f"{label}: {run['parse_failures']} of {run['responses']} replies had no score 1-10 "
                          "(counted as losses).")
     return notes
+
+
+def write_tables(csv_path, md_path, columns: list[str], rows: list[dict], header: list[str],
+                 notes: list[str] = ()) -> None:
+    """One table as CSV, and as Markdown under ``header`` lines with ``notes`` as a list after it."""
+    from .io import write_text
+
+    write_text(csv_path, to_csv(columns, rows))
+    body = to_markdown(columns, rows) + ("\n" + "\n".join(f"* {n}" for n in notes) + "\n" if notes else "")
+    write_text(md_path, "\n".join(header) + "\n\n" + body)

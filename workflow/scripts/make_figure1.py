@@ -1,7 +1,7 @@
 from endorm import paper
-from endorm.io import read_json, write_text
+from endorm.io import read_json
 from endorm.logs import redirect_to
-from endorm.tables import METHOD_LABELS, judge_notes, model_label, to_csv, to_markdown
+from endorm.tables import METHOD_LABELS, judge_notes, model_label, write_tables
 
 with redirect_to(snakemake.log[0]):
     methods = snakemake.params.methods
@@ -21,7 +21,6 @@ with redirect_to(snakemake.log[0]):
     for s, vals in paper.FIGURE1.items():
         rows.append({"source": "paper (Qwen2.5-7B-Instruct, Multifaceted-Bench)", "subset": s,
                      **{METHOD_LABELS.get(m, m): vals.get(m) for m in methods}})
-    write_text(snakemake.output.csv, to_csv(columns, rows))
     data = snakemake.params.data
     constructed = data["source"] == "constructed"
     header = [
@@ -35,6 +34,4 @@ with redirect_to(snakemake.log[0]):
         "* **Paper**: the paper's Figure 1 (Qwen2.5-7B-Instruct; five source datasets of the Multifaceted "
         "Collection).",
     ]
-    notes = judge_notes(metrics)
-    body = to_markdown(columns, rows) + ("\n" + "\n".join(f"* {n}" for n in notes) + "\n" if notes else "")
-    write_text(snakemake.output.md, "\n".join(header) + "\n\n" + body)
+    write_tables(snakemake.output.csv, snakemake.output.md, columns, rows, header, judge_notes(metrics))

@@ -1,6 +1,6 @@
-from endorm.io import read_json, write_text
+from endorm.io import read_json
 from endorm.logs import redirect_to
-from endorm.tables import judge_notes, model_label, table1_rows, to_csv, to_markdown
+from endorm.tables import judge_notes, model_label, table1_rows, to_markdown, write_tables
 
 with redirect_to(snakemake.log[0]):
     metrics = {m: read_json(p) for m, p in zip(snakemake.params.methods, snakemake.input.metrics)}
@@ -10,7 +10,6 @@ with redirect_to(snakemake.log[0]):
     data = snakemake.params.data
     data_label = "RM-Bench" if data["source"] != "embedded" else "constructed from packaged data"
     columns, rows = table1_rows(metrics, f"ours ({model_name}, {data_label})")
-    write_text(snakemake.output.csv, to_csv(columns, rows))
     opts = prov["options"]
     header = [
         "# Table 1: RM-Bench accuracy (%) of training-free reward methods",
@@ -28,7 +27,5 @@ with redirect_to(snakemake.log[0]):
         header.append("* The embedded default's domains are constructed from real packaged data (GSM8K, GPQA "
                       "Diamond, CHAMP) in RM-Bench's three styles; they are not RM-Bench's domains, so only the "
                       "easy/normal/hard/avg columns are comparable in spirit, not in value.")
-    notes = judge_notes(metrics)
-    body = to_markdown(columns, rows) + ("\n" + "\n".join(f"* {n}" for n in notes) + "\n" if notes else "")
-    write_text(snakemake.output.md, "\n".join(header) + "\n\n" + body)
+    write_tables(snakemake.output.csv, snakemake.output.md, columns, rows, header, judge_notes(metrics))
     print(to_markdown(columns, rows))

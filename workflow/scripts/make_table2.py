@@ -1,8 +1,8 @@
 from endorm import paper
-from endorm.io import read_json, write_json, write_text
+from endorm.io import read_json, write_json
 from endorm.logs import redirect_to
 from endorm.promptable import DSP_LABELS, diagonal_dominance, dsp_matrix
-from endorm.tables import model_label, to_csv, to_markdown
+from endorm.tables import model_label, write_tables
 
 ORDER = ("academy", "business", "literature", "entertainment")  # the paper's column order
 with redirect_to(snakemake.log[0]):
@@ -17,7 +17,6 @@ with redirect_to(snakemake.log[0]):
              **{DSP_LABELS[d]: metrics["matrix"][x][d] for d in ORDER}} for x in ORDER]
     rows += [{"source": "paper (Qwen2.5-7B-Instruct, DSP test)", "reward": f"EndoRM-{DSP_LABELS[x]}",
               **{DSP_LABELS[d]: paper.TABLE2[x][d] for d in ORDER}} for x in ORDER]
-    write_text(snakemake.output.csv, to_csv(columns, rows))
     data = snakemake.params.data
     constructed = data["source"] == "constructed"
     header = [
@@ -36,5 +35,5 @@ with redirect_to(snakemake.log[0]):
         "* System prompts used (ours; the DSP paper's verbatim prompts are not in its repository): "
         + "; ".join(f"{DSP_LABELS[k]}: \"{v}\"" for k, v in run["system_prompts"].items()),
     ]
-    write_text(snakemake.output.md, "\n".join(header) + "\n\n" + to_markdown(columns, rows))
+    write_tables(snakemake.output.csv, snakemake.output.md, columns, rows, header)
 
