@@ -19,7 +19,7 @@ import os
 import platform
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 
 import torch
@@ -50,7 +50,6 @@ class BenchSpec:
     repeats: int = 1
     variants: tuple[str, ...] = ("floor", "decoder", "engine", "engine_noshare", "reference")
     threads: int | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def _build(spec: BenchSpec):

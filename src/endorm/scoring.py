@@ -7,7 +7,6 @@ Output rows: ``{id, domain, method, score_chosen: [..], score_rejected: [..]}`` 
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -172,6 +171,4 @@ def score_pairs(model, tokenizer, rows: list[dict], methods: list[str], opts: Sc
             t0 = time.perf_counter()
             results[method], info[method] = fn(model, tokenizer, rows, opts)
             info[method]["seconds"] = time.perf_counter() - t0
-    for m in info:
-        info[m] = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in info[m].items()}
     return results, info
