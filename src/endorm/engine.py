@@ -245,10 +245,10 @@ class Scorer:
         total = sum(len(seqs[g[0]][0]) + sum(len(seqs[i][1]) for i in g) for g in shared)
         total += sum(len(seqs[i][0]) + len(seqs[i][1]) for i in single)
         bar = tqdm(total=total, desc=desc, unit="tok", disable=not self.progress, mininterval=2.0)
-        for g in shared:
-            for i, stats in zip(g, self._forward_shared(seqs, g)):
+        for groups_batch in self._group_batches(shared, seqs):
+            for i, stats in self._forward_shared(seqs, groups_batch).items():
                 out[i] = stats
-            bar.update(len(seqs[g[0]][0]) + sum(len(seqs[i][1]) for i in g))
+            bar.update(sum(len(seqs[g[0]][0]) + sum(len(seqs[i][1]) for i in g) for g in groups_batch))
         order = sorted(single, key=lambda i: -(len(seqs[i][0]) + len(seqs[i][1])))
         for batch in self._batches(order, seqs):
             for i, stats in zip(batch, self._forward(seqs, batch)):
@@ -298,53 +298,78 @@ class Scorer:
             k += h + 1
         return out
 
-    @torch.inference_mode()
-    def _forward_shared(self, seqs, group: list[int]) -> list[TokenStats]:
-        """One pass over the shared prompt, then the responses against its KV cache, in sub-batches."""
-        import copy
+    def _group_batches(self, groups: list[list[int]], seqs) -> Iterable[list[list[int]]]:
+        """Prompt groups packed so one prefix pass holds at most max_batch_tokens padded prompt tokens."""
+        groups = sorted(groups, key=lambda g: -len(seqs[g[0]][0]))
+        batch: list[list[int]] = []
+        for g in groups:
+            width = len(seqs[batch[0][0]][0]) if batch else len(seqs[g[0]][0])
+            if batch and (width * (len(batch) + 1) > self.max_batch_tokens or len(batch) >= self.max_batch_size):
+                yield batch
+                batch = []
+            batch.append(g)
+        if batch:
+            yield batch
 
+    @torch.inference_mode()
+    def _forward_shared(self, seqs, groups: list[list[int]]) -> dict[int, TokenStats]:
+        """One pass over several shared prompts, then their responses against the prompts' KV cache.
+
+        Prompts are right-padded in the prefix pass (padding never precedes a real token, so no attention row is
+        fully masked). Each response row takes its own prompt's cache rows; the attention mask hides the padding
+        and position ids continue from the prompt's true length. Responses are length-sorted across groups into
+        sub-batches; one under half the sub-batch's width goes to the next (padding it would cost more).
+        """
         device = self.device
-        prompt_ids = seqs[group[0]][0]
-        p = len(prompt_ids)
-        pre = self.decoder(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
-        prefix_cache, last = pre.past_key_values, pre.last_hidden_state[0, -1]
+        prompts = [seqs[g[0]][0] for g in groups]
+        lengths = [len(p) for p in prompts]
+        width_p = max(lengths)
+        ids = torch.full((len(groups), width_p), self._pad_id(), dtype=torch.long)
+        mask = torch.zeros((len(groups), width_p), dtype=torch.long)
+        for k, prompt in enumerate(prompts):
+            ids[k, : len(prompt)] = torch.tensor(prompt)
+            mask[k, : len(prompt)] = 1
+        pre = self.decoder(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=True)
+        prefix_cache = pre.past_key_values
         if prefix_cache is None:
             raise EndormError("this model returns no KV cache; create the Scorer with share_prefix=False")
-        order = sorted(group, key=lambda i: -len(seqs[i][1]))
+        last = pre.last_hidden_state[torch.arange(len(groups), device=device),
+                                     torch.tensor(lengths, device=device) - 1]
+        del pre
+        owner = {i: k for k, g in enumerate(groups) for i in g}
+        order = sorted(owner, key=lambda i: -len(seqs[i][1]))
         results: dict[int, TokenStats] = {}
         start = 0
         while start < len(order):
             width = len(seqs[order[start]][1])
-            size = max(1, min(self.max_batch_size, self.max_batch_tokens // max(1, width + p)))
+            size = max(1, min(self.max_batch_size, self.max_batch_tokens // max(1, width + width_p)))
             batch = [order[start]]
-            # Responses under half the batch's width go to the next sub-batch: padding them would cost more
-            # than a second pass against the same cache (RM-Bench's concise vs detailed styles).
             while (len(batch) < size and start + len(batch) < len(order)
                    and 2 * len(seqs[order[start + len(batch)]][1]) >= width):
                 batch.append(order[start + len(batch)])
             start += len(batch)
             ids = torch.full((len(batch), width), self._pad_id(), dtype=torch.long)
-            mask = torch.zeros((len(batch), p + width), dtype=torch.long)
-            mask[:, :p] = 1
+            mask = torch.zeros((len(batch), width_p + width), dtype=torch.long)
+            positions = torch.zeros((len(batch), width), dtype=torch.long)
             for b, i in enumerate(batch):
-                r = seqs[i][1]
+                r, p = seqs[i][1], lengths[owner[i]]
                 ids[b, : len(r)] = torch.tensor(r)
-                mask[b, p : p + len(r)] = 1
-            cache = copy.deepcopy(prefix_cache)
-            cache.batch_repeat_interleave(len(batch))
-            positions = torch.arange(p, p + width, device=device).unsqueeze(0).expand(len(batch), -1)
+                mask[b, :p] = 1
+                mask[b, width_p : width_p + len(r)] = 1
+                positions[b] = torch.arange(p, p + width)
+            cache = _select_rows(prefix_cache, torch.tensor([owner[i] for i in batch], device=device))
             hidden = self.decoder(input_ids=ids.to(device), attention_mask=mask.to(device), past_key_values=cache,
-                                  position_ids=positions, use_cache=True).last_hidden_state
+                                  position_ids=positions.to(device), use_cache=True).last_hidden_state
             del cache
             # State s_1 is the prompt's last hidden state; s_{k+1} is the response's k-th position.
             states, targets = [], []
             for b, i in enumerate(batch):
                 h = len(seqs[i][1])
-                states += [last.unsqueeze(0), hidden[b, :h]]
+                states += [last[owner[i]].unsqueeze(0), hidden[b, :h]]
                 targets += list(seqs[i][1]) + [-1]
             for i, stats in zip(batch, self._reduce(torch.cat(states), targets, seqs, batch)):
                 results[i] = stats
-        return [results[i] for i in group]
+        return results
 
     def _pad_id(self) -> int:
         return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
@@ -371,3 +396,13 @@ class Scorer:
         flat = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]
         del hidden
         return self._reduce(flat, targets, seqs, batch)
+
+
+def _select_rows(cache, rows: torch.Tensor):
+    """A cache holding the given batch rows of ``cache`` (which is left unchanged), one per response."""
+    import copy
+
+    out = copy.copy(cache)
+    out.layers = [copy.copy(layer) for layer in cache.layers]
+    out.reorder_cache(rows)
+    return out
