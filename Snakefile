@@ -19,6 +19,7 @@ include: "workflow/rules/reward.smk"
 include: "workflow/rules/benchmarks.smk"
 include: "workflow/rules/promptable.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/rl.smk"
 
 
 rule all:

@@ -54,6 +54,22 @@ def test_paper_config_plans_table1_on_qwen(tmp_path):
     assert "gpu=1" in out
 
 
+def test_paper_config_plans_rl_and_math_eval_on_gpus(tmp_path):
+    out = snakemake(["-n", "--cores", "2", "--configfile", str(ROOT / "config/paper.yaml")], tmp_path)
+    counts = job_counts(out)
+    assert counts["train_rl"] == 1 and counts["evaluate_math"] == 2 and counts["prepare_math_eval"] == 5
+    assert counts["make_table3"] == counts["plot_table3"] == counts["plot_training_curves"] == 1
+    blocks = {b.split("\n", 1)[0].strip(): b for b in out.split("rule ")[1:]}
+    rl = next(b for b in out.split("rule ")[1:] if b.startswith("train_rl:"))
+    assert "results/models/qwen2.5-math-7b" in rl and "gpu=8" in rl
+    evals = [b for b in out.split("rule ")[1:] if b.startswith("evaluate_math:")]
+    assert len(evals) == 2 and all("gpu=1" in b for b in evals)
+    assert {"base", "rl"} == {b.split("variant=")[1].split(",")[0].split()[0] for b in evals}
+    for name in ("aime24", "amc23", "math500", "minerva_math", "olympiadbench"):
+        assert f"results/paper/math/data/{name}.jsonl" in out
+    assert "gsm8k" not in "".join(b for b in blocks if b.startswith("prepare_math_eval"))
+
+
 def test_bad_config_is_refused(tmp_path):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("reward:\n  terminal: sometimes\n")
@@ -87,6 +103,16 @@ def test_end_to_end_on_test_config(tmp_path, tiny_dir):
     assert [r["subset"] for r in fig1 if r["source"].startswith("ours")][-1] == "Average"
     assert "CONSTRUCTED" in (tmp_path / "results/test/dsp/tiny/table2.md").read_text()
     assert (tmp_path / "results/test/multifaceted/tiny/figure1.png").stat().st_size > 10000
+    # Table 3: RL (2 GRPO steps), evaluation of both models, curves and examples
+    with open(tmp_path / "results/test/math/tiny/table3.csv") as f:
+        t3 = list(csv.DictReader(f))
+    assert [r["finetuning"] for r in t3][:2] == ["None (base)", "RL with EndoRM (GRPO)"]
+    assert t3[2]["gsm8k"] == t3[2]["aime2025"] == t3[2]["champ"] == "2"
+    assert [r["avg"] for r in t3 if r["source"].startswith("paper")] == ["33.0", "38.8"]
+    with open(tmp_path / "results/test/rl/tiny/train_log.csv") as f:
+        assert len(list(csv.DictReader(f))) == 2
+    assert (tmp_path / "results/test/rl/tiny/training_curves.png").stat().st_size > 10000
+    assert (tmp_path / "results/test/math/tiny/examples.md").read_text().count("### RL model") == 2
     # the benchmark files of heavy rules exist, and a second run has nothing to do
     assert list((tmp_path / "benchmarks/score_likelihood").glob("*.tsv"))
     assert "Nothing to be done" in snakemake(["--cores", "2", "--configfile", str(cfg)], tmp_path)

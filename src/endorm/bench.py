@@ -294,3 +294,48 @@ def to_markdown(result: dict) -> str:
 
 def dumps(result: dict) -> str:
     return json.dumps(result, indent=2)
+
+
+def stage_throughput(arch: str = "qwen2.5-7b", layers: int | None = None, dtype: str = "bfloat16",
+                     device: str | None = None, batch: int = 64, prompt_tokens: int = 256, new_tokens: int = 512,
+                     train_batch: int = 4, train_tokens: int = 2048, seed: int = 0) -> dict:
+    """Throughput of the other two kinds of work in the paper's stages, on a random-init paper architecture:
+    ``generate`` (greedy sampling with a KV cache, as the judges, RL rollouts and lm-eval do: new tokens per second)
+    and ``train`` (forward + backward with activation checkpointing, no optimizer step: tokens per second), so the
+    time of each stage can be estimated from measured rates (README: expected GPU hours)."""
+    spec = BenchSpec(arch=arch, layers=layers, dtype=dtype, device=device, seed=seed)
+    model, _ = _build(spec)
+    dev = next(model.parameters()).device
+    vocab = model.get_output_embeddings().weight.shape[0]
+    g = torch.Generator().manual_seed(seed)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    out: dict = {"spec": {"arch": arch, "layers": layers or ARCHS[arch]["num_hidden_layers"], "dtype": dtype,
+                          "batch": batch, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens,
+                          "train_batch": train_batch, "train_tokens": train_tokens},
+                 "machine": machine(spec)}
+    ids = torch.randint(100, vocab - 100, (batch, prompt_tokens), generator=g).to(dev)
+    with torch.inference_mode():
+        model.generate(ids[:, :8], attention_mask=torch.ones_like(ids[:, :8]), max_new_tokens=4, do_sample=False,
+                       min_new_tokens=4, pad_token_id=0)
+        sync()
+        t0 = time.perf_counter()
+        model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens,
+                       min_new_tokens=new_tokens, do_sample=False, pad_token_id=0)
+        sync()
+    secs = time.perf_counter() - t0
+    out["generate"] = {"seconds": secs, "new_tokens_per_second": batch * new_tokens / secs}
+    model.train()
+    model.gradient_checkpointing_enable()
+    x = torch.randint(100, vocab - 100, (train_batch, train_tokens), generator=g).to(dev)
+    for step in range(2):  # the first is a warm-up
+        sync()
+        t0 = time.perf_counter()
+        loss = model(input_ids=x, labels=x).loss
+        loss.backward()
+        sync()
+        secs = time.perf_counter() - t0
+        model.zero_grad(set_to_none=True)
+    out["train"] = {"seconds": secs, "tokens_per_second": train_batch * train_tokens / secs}
+    if dev.type == "cuda":
+        out["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    return out

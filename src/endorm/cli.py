@@ -133,6 +133,17 @@ def cmd_prepare_model(args) -> None:
     print(json.dumps(prepare_model({k: v for k, v in spec.items() if v is not None}, args.out), indent=2))
 
 
+def cmd_bench_stages(args) -> None:
+    from .bench import stage_throughput
+    from .io import write_json
+
+    result = stage_throughput(args.arch, args.layers, args.dtype, args.device, args.batch, args.prompt_tokens,
+                              args.new_tokens, args.train_batch, args.train_tokens)
+    if args.output:
+        write_json(args.output, result)
+    print(json.dumps(result, indent=1))
+
+
 def cmd_bench(args) -> None:
     from .bench import BenchSpec, dumps, run_bench, to_markdown
     from .io import write_text
@@ -204,6 +215,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", default="floor,decoder,engine,engine_noshare,reference")
     p.add_argument("--output", default=None, help="JSON file (a Markdown summary is written beside it)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("bench-stages", help="generation and training throughput of a random-init paper architecture")
+    p.add_argument("--arch", default="qwen2.5-7b", choices=["qwen2.5-7b"])
+    p.add_argument("--layers", type=int, default=None, help="reduce depth (CPU)")
+    p.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--device", default=None)
+    p.add_argument("--batch", type=int, default=64, help="sequences generated together")
+    p.add_argument("--prompt-tokens", type=int, default=256)
+    p.add_argument("--new-tokens", type=int, default=512)
+    p.add_argument("--train-batch", type=int, default=4)
+    p.add_argument("--train-tokens", type=int, default=2048)
+    p.add_argument("--output", default=None, help="JSON file")
+    p.set_defaults(func=cmd_bench_stages)
 
     p = sub.add_parser("prepare-model", help="make a local transformers folder from a package GGUF, path or Hub id")
     p.add_argument("--source", required=True, choices=["package", "path", "hub"])

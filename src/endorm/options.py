@@ -29,7 +29,10 @@ def load_for_job(path: str, compute: dict, threads: int):
     import torch
 
     from .engine import load_model
+    from .gpus import claim
 
     torch.set_num_threads(threads)
     device = compute.get("device", "auto")
+    if device in ("auto", "cuda"):
+        claim(1)
     return load_model(path, compute.get("dtype", "float32"), None if device == "auto" else device)

@@ -46,3 +46,13 @@ FIGURE1 = {
                                    "endorm": 62.21},
     "Average": {"genrm-pointwise": 34.41, "generative-verifier": 47.70, "genrm-pairwise": 56.88, "endorm": 59.32},
 }
+
+# Table 3 (zero-shot accuracy, %): Qwen2.5-Math-7B before and after RL on its own endogenous reward.
+PAPER_MODEL_TABLE3 = "Qwen2.5-Math-7B"
+TABLE3_COLUMNS = ("aime24", "amc23", "math500", "minerva_math", "olympiadbench")
+TABLE3 = {
+    "base": {"aime24": 19.0, "amc23": 42.3, "math500": 63.0, "minerva_math": 12.1, "olympiadbench": 28.4,
+             "avg": 33.0},
+    "rl": {"aime24": 20.4, "amc23": 49.4, "math500": 67.4, "minerva_math": 22.8, "olympiadbench": 34.2,
+           "avg": 38.8},
+}

