@@ -36,8 +36,9 @@ VOLATILE = re.compile(r"(?:^|[_\W])(?:seconds?|secs?|time|timestamp|runtime|date
                       r"throughput|per_second|pid)(?:$|[_\W])", re.I)
 # Durations written in Markdown prose (table3.md notes "4 s of training").
 DURATION = re.compile(r"\b\d+(?:\.\d+)?\s*(?:s|seconds?|min|minutes?|h|hours?)\b")
-# Result files compared between the local and the SLURM run (PNG figures carry render metadata: not compared),
-# outside cache folders (lm-eval's datasets cache under summary.lm_eval/ is named by a hash of absolute paths).
+# Result files compared between the local and the SLURM run: not PNG figures (render metadata), not provenance
+# files (platform, versions: written per run), nothing in cache folders (lm-eval's datasets cache under
+# summary.lm_eval/ is named by a hash of absolute paths).
 COMPARED = {".csv", ".md", ".json", ".jsonl"}
 
 
@@ -174,7 +175,8 @@ def normalised(path: Path, workdir: Path):
 def result_files(workdir: Path, run: str) -> list[str]:
     base = workdir / "results" / run
     files = (p.relative_to(base) for p in base.rglob("*") if p.is_file() and p.suffix in COMPARED)
-    return sorted(str(p) for p in files if not any("cache" in part for part in p.parts[:-1]))
+    return sorted(str(p) for p in files
+                  if "provenance" not in p.name and not any("cache" in part for part in p.parts[:-1]))
 
 
 class FailingRun:

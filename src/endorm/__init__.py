@@ -3,10 +3,18 @@
 Read a causal LM's logits as a soft Q-function; the inverse soft Bellman operator gives a reward with no training.
 """
 
-from .api import EndogenousReward
-from .engine import PromptFormat, Scorer, load_model
-from .errors import EndormError
-from .reward import RewardOptions, TokenStats, aggregate, endogenous_score, lm_head_reduce
+from importlib import import_module
+
+# Lazy (PEP 562): `import endorm.methods` (read by the workflow at parse time, in every job) must not load torch.
+_EXPORTS = {"EndogenousReward": "api", "PromptFormat": "engine", "Scorer": "engine", "load_model": "engine",
+            "EndormError": "errors", "RewardOptions": "reward", "TokenStats": "reward", "aggregate": "reward",
+            "endogenous_score": "reward", "lm_head_reduce": "reward"}
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'endorm' has no attribute {name!r}")
 
 __all__ = ["EndogenousReward", "EndormError", "PromptFormat", "RewardOptions", "Scorer", "TokenStats", "aggregate",
            "endogenous_score", "lm_head_reduce", "load_model"]

@@ -16,9 +16,7 @@ from .engine import PromptFormat, Scorer
 from .errors import EndormError
 from .reward import RewardOptions, aggregate, endogenous_score
 
-LIKELIHOOD_METHODS = ("endorm", "loglik", "loglik-mean")
-JUDGE_METHODS = ("generative-verifier", "genrm-pointwise", "genrm-pairwise")
-METHODS = LIKELIHOOD_METHODS + JUDGE_METHODS
+from .methods import JUDGE_METHODS, LIKELIHOOD_METHODS, METHODS  # noqa: E402,F401 - re-exported
 
 
 @dataclass

@@ -1,7 +1,7 @@
 import json
 import re
 
-from endorm.scoring import JUDGE_METHODS, LIKELIHOOD_METHODS
+from endorm.methods import JUDGE_METHODS, LIKELIHOOD_METHODS  # torch-free: parsed by every job
 
 RUN = config["run"]
 OUT = f"results/{RUN}"
@@ -59,7 +59,7 @@ def likelihood_methods():
 
 
 def all_outputs():
-    outs = []
+    outs = [f"{OUT}/provenance.md"]
     if config["rmbench"].get("enabled", True):
         outs += [f"{OUT}/rmbench/{MODEL}/table1.csv", f"{OUT}/rmbench/{MODEL}/table1.md",
                  f"{OUT}/rmbench/{MODEL}/table1.png"]

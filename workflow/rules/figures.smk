@@ -40,3 +40,17 @@ rule plot_figure1:
         "../../envs/environment.yaml"
     script:
         "../scripts/plot_figure1.py"
+
+
+rule write_provenance:
+    output:
+        report(f"{OUT}/provenance.md", caption="../report/provenance.rst", category="Provenance",
+               labels={"file": "configuration and software versions"}),
+    params:
+        config_md5=lambda wc: __import__("hashlib").md5(json.dumps(config, sort_keys=True).encode()).hexdigest(),
+    log:
+        f"logs/write_provenance/{RUN}.log",
+    conda:
+        "../../envs/environment.yaml"
+    script:
+        "../scripts/write_provenance.py"

@@ -1,0 +1,28 @@
+"""The run's configuration and software versions, for the report (issue: every output records how it was made)."""
+import importlib.metadata as md
+import platform
+import sys
+
+import yaml
+
+from endorm.io import write_text
+from endorm.logs import redirect_to
+
+PACKAGES = ("endorm", "torch", "transformers", "tokenizers", "datasets", "accelerate", "trl", "lm_eval",
+            "math-verify", "snakemake", "snakemake-executor-plugin-slurm", "matplotlib", "gguf", "numpy")
+
+with redirect_to(snakemake.log[0]):
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            versions[name] = "not installed"
+    lines = ["# Provenance of this run", "", f"* Python {sys.version.split()[0]} on {platform.platform()}",
+             f"* Processor: {platform.processor() or platform.machine()}", "", "## Software", "",
+             "| package | version |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in versions.items()]
+    lines += ["", "## Configuration (after defaults and --configfile overrides)", "", "```yaml",
+              yaml.safe_dump(dict(snakemake.config), sort_keys=False, allow_unicode=True, width=110).rstrip(), "```",
+              ""]
+    write_text(snakemake.output[0], "\n".join(lines))
