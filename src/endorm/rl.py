@@ -372,6 +372,9 @@ def train(spec: RLSpec) -> dict:
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
+        trainer_dir = Path(args.output_dir)  # TRL's own output folder: nothing is saved there (save_strategy "no")
+        if trainer_dir.is_dir() and not any(trainer_dir.iterdir()):
+            trainer_dir.rmdir()
     return summary
 
 

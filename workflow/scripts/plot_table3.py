@@ -35,7 +35,7 @@ with redirect_to(snakemake.log[0]):
         ax.set_xticklabels(labels, fontsize=8)
         ax.set_ylabel("accuracy (%)")
         top = max([val(r, c) for r in pair for c in names if not math.isnan(val(r, c))] + [1.0])
-        ax.set_ylim(0, min(100, top * 1.25 + 2))
+        ax.set_ylim(0, min(100, max(10.0, top * 1.25 + 2)))  # all-zero bars still read as 0%
         ax.set_title(f"{pair[0]['source']}", fontsize=9)
         ax.legend(fontsize=8, loc="upper left")
         ax.grid(axis="y", alpha=0.3)

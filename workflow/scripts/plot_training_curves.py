@@ -33,6 +33,10 @@ with redirect_to(snakemake.log[0]):
             ax.text(0.5, 0.5, f"'{col}' not logged", ha="center", va="center", transform=ax.transAxes)
         else:
             ax.plot(steps, vals, marker="o", ms=3, lw=1.2)
+            if col == "completions/mean_length":  # from 0, so a change of one token does not look like a collapse
+                ax.set_ylim(0, max(vals) * 1.15)
+            if col == "rewards/accuracy/mean":
+                ax.set_ylim(-0.05, 1.05)
             if col == "rewards/endorm/mean" and rows[0].get("rewards/endorm/std"):
                 std = [float(r["rewards/endorm/std"]) for r in rows]
                 ax.fill_between(steps, [v - s for v, s in zip(vals, std)], [v + s for v, s in zip(vals, std)],
