@@ -220,7 +220,7 @@ def test_prepare_script_path_and_github_sources(tmp_path, monkeypatch):
         Path(dest).write_bytes(raw.read_bytes())
         return expected or "0" * 64
 
-    monkeypatch.setattr(M, "_download", fake_download)
+    monkeypatch.setattr(M, "download", fake_download)
     spec = {"source": "github", "repo": "QwenLM/Qwen2.5-Math", "commit": "a45202bd16f1ec06f433442dc1152d0074773465",
             "path": "evaluation/data/amc23/test.jsonl", "sha256": "ab" * 32, "n": 1, "seed": 0}
     rows, meta = M.prepare_source(spec, tmp_path)

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from test_workflow import job_counts as planned_job_counts
 
 pytestmark = pytest.mark.slow
 
@@ -115,18 +116,8 @@ def timed(args: list[str], timeout: int = RUN_TIMEOUT) -> list[str]:
 
 
 def job_counts(output: str) -> dict[str, int]:
-    """The `Job stats` table that snakemake prints before running."""
-    counts, inside = {}, False
-    for line in output.splitlines():
-        if line.startswith("job ") and "count" in line:
-            inside = True
-            continue
-        if inside:
-            parts = line.split()
-            if len(parts) == 2 and parts[1].isdigit():
-                counts[parts[0]] = int(parts[1])
-            elif counts:
-                break
+    """The `Job stats` table that snakemake prints before running, without its total."""
+    counts = planned_job_counts(output)
     counts.pop("total", None)
     return counts
 

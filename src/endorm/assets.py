@@ -122,8 +122,8 @@ def model_provenance(model_dir: str | os.PathLike) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {"path": str(model_dir)}
 
 
-def fetch_pinned(url: str, expected_sha256: str, out: str | os.PathLike) -> Path:
-    """Download ``url`` to ``out`` only if its SHA-256 matches (a pinned revision of a public file)."""
+def download(url: str, out: str | os.PathLike, expected_sha256: str | None = None) -> str:
+    """Download ``url`` to ``out`` (atomically); with ``expected_sha256`` only if it matches. Returns the SHA-256."""
     import urllib.request
 
     from .io import atomic_path
@@ -135,8 +135,14 @@ def fetch_pinned(url: str, expected_sha256: str, out: str | os.PathLike) -> Path
         except OSError as exc:
             raise EndormError(f"cannot download {url}: {exc}") from exc
         got = sha256(tmp)
-        if got != expected_sha256:
+        if expected_sha256 is not None and got != expected_sha256:
             raise EndormError(f"{url}: SHA-256 {got} does not match the pinned {expected_sha256}")
+    return got
+
+
+def fetch_pinned(url: str, expected_sha256: str, out: str | os.PathLike) -> Path:
+    """Download ``url`` to ``out`` only if its SHA-256 matches (a pinned revision of a public file)."""
+    download(url, out, expected_sha256)
     return Path(out)
 
 

@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .assets import download
 from .errors import EndormError
 from .io import read_jsonl, require, write_json, write_jsonl
 
@@ -433,26 +434,6 @@ def package_rows(name: str, n: int | None = None, seed: int = 0) -> tuple[list[d
     return rows, meta
 
 
-def _download(url: str, out: Path, expected_sha256: str | None) -> str:
-    """Download ``url`` to ``out``; checked against ``expected_sha256`` when given. Returns the file's SHA-256."""
-    from .assets import fetch_pinned, sha256
-    from .io import atomic_path
-
-    if expected_sha256:
-        fetch_pinned(url, expected_sha256, out)
-        return expected_sha256
-    import shutil
-    import urllib.request
-
-    with atomic_path(out) as tmp:
-        try:
-            with urllib.request.urlopen(url, timeout=120) as resp, open(tmp, "wb") as f:
-                shutil.copyfileobj(resp, f)
-        except OSError as exc:
-            raise EndormError(f"cannot download {url}: {exc}") from exc
-    return sha256(out)
-
-
 def prepare_source(spec: dict, work_dir: str | os.PathLike) -> tuple[list[dict], dict]:
     """(canonical rows, provenance) for one ``math_eval`` source of the config:
 
@@ -479,7 +460,7 @@ def prepare_source(spec: dict, work_dir: str | os.PathLike) -> tuple[list[dict],
         name = spec.get("name") or Path(path).parent.name
         url = github_raw_url(repo, commit, path)
         raw = Path(work_dir) / f"{name}.raw{Path(path).suffix or '.jsonl'}"
-        digest = _download(url, raw, spec.get("sha256"))
+        digest = download(url, raw, spec.get("sha256"))
         try:
             rows = canonical_rows(name, read_rows(raw), f"{repo}@{commit}:{path}")
         finally:

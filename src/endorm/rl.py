@@ -68,7 +68,7 @@ class EndogenousRewardFunction:
     __name__ = "endorm"  # TRL logs each reward function under its __name__
 
     def __init__(self, scorer: Scorer, reward: RewardOptions | None = None, keep_samples: int = 1) -> None:
-        if abs(scorer.alpha - (reward or RewardOptions()).alpha) > 0:
+        if reward is not None and scorer.alpha != reward.alpha:
             raise EndormError(f"scorer alpha {scorer.alpha} differs from the reward options' alpha")
         self.scorer = scorer
         self.reward = reward or RewardOptions(alpha=scorer.alpha)
@@ -120,11 +120,9 @@ class EndogenousRewardFunction:
         pairs = []
         for k, (p, c) in enumerate(zip(prompts, completions)):
             ids = self.completion_ids(c, completion_ids[k] if completion_ids is not None else None)
-            if not ids:  # an empty completion has no action to score: the reward of doing nothing is 0
-                ids = []
             pairs.append((self.prompt_ids(p), ids))
         scores = [0.0] * len(pairs)
-        todo = [k for k, (_, r) in enumerate(pairs) if r]
+        todo = [k for k, (_, r) in enumerate(pairs) if r]  # an empty completion takes no action: reward 0
         stats = self.scorer.token_stats_ids([pairs[k] for k in todo], desc="reward")
         for k, s in zip(todo, stats):
             scores[k] = float(endogenous_score(s, self.reward))
