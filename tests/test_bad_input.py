@@ -429,6 +429,14 @@ CONFIG_CASES = [
     ("model-package-no-file", {"models": {"m2": {"source": "package", "package": "x"}}}, ["models.m2", "'file'"]),
     ("models-entry-not-object", {"models": {"m2": "Qwen/Qwen2.5-7B"}}, ["models.m2", "not of type 'object'"]),
     ("dsp-prompt-missing", {"dsp": {"system_prompts": {"academy": ""}}}, ["dsp.system_prompts.academy"]),
+    ("controls-best-of-too-many", {"math_eval": {"controls": {"samples": 4, "best_of": [4, 8]}}},
+     ["math_eval.controls.best_of[1]", "best-of-8 needs 8 samples"]),
+    ("controls-rl-temperature", {"math_eval": {"controls": {"temperatures": [0.5, 1.0]}}},
+     ["math_eval.controls.temperatures", "is rl.temperature"]),
+    ("controls-key-typo", {"math_eval": {"controls": {"sample": 4}}},
+     ["math_eval.controls.sample: unknown key", "did you mean 'samples'"]),
+    ("sharpening-one-temperature", {"rl": {"sharpening": {"temperatures": [0.5]}}},
+     ["rl.sharpening.temperatures", "too short"]),
 ]
 
 
