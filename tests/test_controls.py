@@ -43,6 +43,11 @@ def test_best_of_n_uses_the_first_n_of_the_same_samples():
     assert sel == {("a", 4): 2, ("a", 8): 6, ("b", 4): 1, ("b", 8): 1}
     assert out["best_of"][4]["gsm8k"] == {"accuracy": 0.5, "n": 2}
     assert out["best_of"][8]["gsm8k"] == {"accuracy": 1.0, "n": 2}
+    assert "mean_tokens" not in out
+    for k, r in enumerate(recs):
+        r["tokens"] = k
+    lengths = controls.best_of_n(recs, rewards, [4, 8])["mean_tokens"]
+    assert lengths == {"all": 7.5, 4: (2 + 9) / 2, 8: (6 + 9) / 2}
     # the same samples in another file order give the same selection
     order = list(reversed(range(len(recs))))
     again = controls.best_of_n([recs[i] for i in order], [rewards[i] for i in order], [4, 8])

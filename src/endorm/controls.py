@@ -73,7 +73,8 @@ def best_of_n(records: Sequence[dict], rewards: Sequence[float], ns: Sequence[in
     """Best-of-N accuracy per task for each N in ``ns``, from the same samples.
 
     Returns ``{"best_of": {N: {task: {"accuracy", "n"}}}, "selected": [{"task", "id", "N", "sample", "reward",
-    "correct"}]}``."""
+    "correct"}], "mean_tokens": {"all": .., N: ..}}``; ``mean_tokens`` (the mean ``tokens`` of all samples and of
+    the selected ones: a summed log-likelihood prefers short generations) only when every record has ``tokens``."""
     if len(records) != len(rewards):
         raise EndormError(f"{len(records)} sample records but {len(rewards)} rewards")
     groups = group_samples(records)
@@ -87,4 +88,9 @@ def best_of_n(records: Sequence[dict], rewards: Sequence[float], ns: Sequence[in
             out["selected"].append({"task": task, "id": pid, "N": int(n), "sample": k, "reward": rewards[idx[k]],
                                     "correct": bool(rec["correct"])})
         out["best_of"][int(n)] = {t: {"accuracy": sum(v) / len(v), "n": len(v)} for t, v in per_task.items()}
+    if records and all("tokens" in r for r in records):
+        mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+        out["mean_tokens"] = {"all": mean([r["tokens"] for r in records]), **{
+            int(n): mean([records[groups[(s["task"], s["id"])][s["sample"]]]["tokens"] for s in out["selected"]
+                          if s["N"] == n]) for n in ns}}
     return out

@@ -61,7 +61,11 @@ with redirect_to(snakemake.log[0]):
             f"({model_label(best['reward_model'])}; alpha {best['reward']['alpha']}, terminal "
             f"{best['reward']['terminal']}, {best['reward']['aggregation']}), each generation as a response (its "
             "text, then the end-of-turn token; a generation cut at the token limit is scored as if it ended there); "
-            "the highest reward among the FIRST N samples of a problem, ties to the lowest sample index.",
+            "the highest reward among the FIRST N samples of a problem, ties to the lowest sample index. Mean "
+            "generated tokens: all samples " + ", chosen by best-of-".join(
+                [f"{best['mean_tokens']['all']:.0f}"] + [f"{k} {v:.0f}" for k, v in best["mean_tokens"].items()
+                                                          if k != "all"])
+            + " (a summed log-likelihood prefers short generations).",
             f"Oracle pass@{ref['samples']} at T={rl_t:g} (a problem counts if any of its samples is right; a ceiling "
             "for best-of-N, not a method): " + ", ".join(
                 f"{LABELS.get(n, n)} {100 * ctl['reference']['tasks'][n]['pass_at_k']:.1f}" for n in names) + ".",

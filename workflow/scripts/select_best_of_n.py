@@ -21,14 +21,19 @@ with redirect_to(snakemake.log[0]):
     t0 = time.perf_counter()
     rewards = score_generations(scorer, records, reward)
     seconds = time.perf_counter() - t0
+    for r in records:  # generated tokens, as the reward model's tokenizer reads the text
+        r["tokens"] = len(tok(r["generation"], add_special_tokens=False)["input_ids"])
     result = best_of_n(records, rewards, [int(n) for n in p.best_of])
     write_jsonl(snakemake.output.scored, [{**r, "reward": x} for r, x in zip(records, rewards)])
     write_json(snakemake.output.summary, {
         "best_of": {str(n): tasks for n, tasks in result["best_of"].items()}, "selected": result["selected"],
+        "mean_tokens": {str(k): v for k, v in result.get("mean_tokens", {}).items()},
         "sampling": run["options"].get("sampling"), "max_gen_toks": run["options"]["max_gen_toks"],
         "reward": p.reward, "format": p.format, "reward_model": model_provenance(snakemake.input.reward_model),
         "samples": len(records), "scoring_seconds": round(seconds, 2),
         "rule": "highest endogenous reward among the first N samples of a problem; ties to the lowest sample index; "
                 "each generation scored as a response (its text, then the end-of-turn token when format.score_eot)"})
     for n, tasks in result["best_of"].items():
-        print(f"best-of-{n}: " + ", ".join(f"{t} {v['accuracy']:.3f} (n={v['n']})" for t, v in tasks.items()))
+        print(f"best-of-{n}: " + ", ".join(f"{t} {v['accuracy']:.3f} (n={v['n']})" for t, v in tasks.items())
+              + f"; mean tokens of the chosen {result['mean_tokens'][n]:.1f} (all samples "
+              f"{result['mean_tokens']['all']:.1f})")
