@@ -44,12 +44,12 @@ with redirect_to(snakemake.log[0]):
         bx.axvline(m["temperature"], color="#1f77b4", linestyle="-.", alpha=0.7,
                    label=f"same entropy as RL: T = {m['temperature']:.3f}")
     bx.set_xlim(0, max(temps) * 1.05)
-    bx.set_ylim(bottom=0)
+    bx.set_ylim(0, 1.3 * max([c["entropy"] for c in base] + [rl["entropy"]]))
     bx.set_xlabel("sampling temperature T of the initial model")
     bx.set_ylabel("per-token entropy (nats)")
     bx.set_title("T* is a sequence-level temperature; per-token T is its nearest sampler", fontsize=9)
     bx.grid(alpha=0.3)
-    bx.legend(fontsize=7, loc="upper left")
+    bx.legend(fontsize=7, loc="lower right")
     fig.suptitle(f"Does RL on the endogenous reward sharpen the initial model? {res['prompts']} RL prompts x "
                  f"{res['samples_per_prompt']} samples per condition, up to {res['max_new_tokens']} tokens, "
                  f"beta {res['beta']:g}, alpha {res['alpha']:g}", fontsize=10)
