@@ -171,3 +171,18 @@ def test_matching_temperatures_and_optimum():
     assert hit["temperature"] == pytest.approx(0.875) and hit["loglik"] == pytest.approx(-2.25)
     assert sharpening.matching_temperatures(curve, 0.5) == []
     assert sharpening.optimum_temperature(1.0, 0.01) == pytest.approx(0.01 / 1.01)
+    assert sharpening.optimum_temperature(1.0, 0.01, 40.0) == pytest.approx(0.4 / 1.4)  # GRPO's scaling by sigma
+    assert sharpening.advantage_scaling({"scale_rewards": "group"}) == "group"
+    assert sharpening.advantage_scaling({"scale_rewards": False}) == "none"
+    assert sharpening.advantage_scaling({"normalize_advantages": True}) == "batch"  # RLOO
+    assert sharpening.advantage_scaling({"normalize_advantages": False}) == "none"
+    with pytest.raises(EndormError, match="unknown advantage scaling"):
+        sharpening.advantage_scaling({"scale_rewards": "prompt"})
+
+
+def test_reward_spread_within_and_across_prompts():
+    comps = [{"prompt": p, "completion_ids": [1, 2], "entropy": [1.0, 1.0], "logprobs": [-1.0, -1.0], "reward": r,
+              "finished": False} for p, r in ((0, 1.0), (0, 3.0), (1, 10.0), (1, 10.0))]
+    s = sharpening.summarize(comps)
+    assert s["reward_std_group"] == pytest.approx((math.sqrt(2.0) + 0.0) / 2)
+    assert s["reward_std_batch"] == pytest.approx(torch.tensor([1.0, 3.0, 10.0, 10.0]).std().item())

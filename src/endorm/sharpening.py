@@ -121,7 +121,8 @@ def score_under_base(scorer: Scorer, prompts: Sequence[Sequence[int]], completio
 def summarize(completions: Sequence[dict]) -> dict:
     """Token-weighted means of the entropy and of ``log pi_0`` (nats per token), per-completion means of the summed
     ``log pi_0``, the reward and the length, and standard errors over completions (of each completion's own mean;
-    samples of one prompt are not independent, so read them as a rough scale)."""
+    samples of one prompt are not independent, so read them as a rough scale); the reward's standard deviation
+    within a prompt's samples (mean over prompts) and over all samples."""
     if not completions:
         raise EndormError("no completions to summarize")
     tokens = sum(len(c["completion_ids"]) for c in completions)
@@ -131,6 +132,12 @@ def summarize(completions: Sequence[dict]) -> dict:
         var = sum((v - m) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else float("nan")
         return m, math.sqrt(var / len(values)) if len(values) > 1 else float("nan")
 
+    by_prompt: dict = {}
+    for c in completions:
+        by_prompt.setdefault(c["prompt"], []).append(c["reward"])
+    groups = [v for v in by_prompt.values() if len(v) > 1]
+    group_std = (sum(math.sqrt(sum((r - sum(v) / len(v)) ** 2 for r in v) / (len(v) - 1)) for v in groups)
+                 / len(groups)) if groups else float("nan")
     per_ent = [sum(c["entropy"]) / len(c["entropy"]) for c in completions]
     per_ll = [sum(c["logprobs"]) / len(c["logprobs"]) for c in completions]
     seq_ll, seq_ll_se = mean_se([sum(c["logprobs"]) for c in completions])
@@ -141,6 +148,7 @@ def summarize(completions: Sequence[dict]) -> dict:
         "loglik": sum(sum(c["logprobs"]) for c in completions) / tokens,
         "loglik_se": mean_se(per_ll)[1],
         "loglik_seq": seq_ll, "loglik_seq_se": seq_ll_se, "reward": reward, "reward_se": reward_se,
+        "reward_std_group": group_std, "reward_std_batch": reward_se * math.sqrt(len(completions)),
         "length": tokens / len(completions), "finished": sum(c["finished"] for c in completions) / len(completions),
         "completions": len(completions), "tokens": tokens,
     }
@@ -165,11 +173,27 @@ def matching_temperatures(curve: Sequence[dict], entropy: float) -> list[dict]:
     return out
 
 
-def optimum_temperature(alpha: float, beta: float) -> float:
-    """The temperature of the KL-regularised optimum ``pi ∝ pi_0^(1 + alpha/beta)``: ``beta / (alpha + beta)``."""
-    if not alpha > 0 or beta < 0:
-        raise EndormError(f"alpha must be > 0 and beta >= 0, got {alpha!r}, {beta!r}")
-    return beta / (alpha + beta)
+def optimum_temperature(alpha: float, beta: float, scale: float = 1.0) -> float:
+    """The temperature of the KL-regularised optimum ``pi ∝ pi_0^(1 + alpha/(beta * scale))``:
+    ``beta * scale / (alpha + beta * scale)``. ``scale`` 1 is the objective ``E[R] - beta KL``; a trainer that divides
+    a prompt's advantages by the reward's standard deviation ``sigma`` (GRPO's ``scale_rewards``) optimises
+    ``E[R] / sigma - beta KL`` instead, i.e. ``scale = sigma``: a much milder sharpening when ``sigma`` is large."""
+    if not alpha > 0 or beta < 0 or not scale > 0:
+        raise EndormError(f"alpha and scale must be > 0 and beta >= 0, got {alpha!r}, {scale!r}, {beta!r}")
+    return beta * scale / (alpha + beta * scale)
+
+
+def advantage_scaling(trainer_config: dict) -> str:
+    """How the RL run scaled advantages, from the trainer's config: ``group`` (GRPO ``scale_rewards`` group or true:
+    by the reward's standard deviation within a prompt's samples), ``batch`` (GRPO ``scale_rewards`` batch, or RLOO
+    ``normalize_advantages``: over the batch) or ``none``."""
+    if "scale_rewards" not in trainer_config:
+        return "batch" if trainer_config.get("normalize_advantages") else "none"
+    value = trainer_config["scale_rewards"]
+    value = {True: "group", False: "none", "true": "group", "false": "none"}.get(value, value)
+    if value not in ("group", "batch", "none"):
+        raise EndormError(f"unknown advantage scaling {value!r} (scale_rewards: group, batch or none)")
+    return value
 
 
 def measure(base_dir: str, policy_dir: str, prompt_rows: Sequence[dict], *, temperatures: Sequence[float],

@@ -13,7 +13,7 @@ from endorm.logs import redirect_to
 from endorm.options import prompt_format
 from endorm.reward import RewardOptions
 from endorm.rl import load_prompts
-from endorm.sharpening import measure, optimum_temperature
+from endorm.sharpening import advantage_scaling, measure, optimum_temperature
 from endorm.tables import write_tables
 
 p = snakemake.params
@@ -34,8 +34,15 @@ with redirect_to(snakemake.log[0]):
     seconds = time.perf_counter() - t0
     run = read_json(Path(snakemake.input.checkpoint) / "endorm_rl.json")
     t_star = optimum_temperature(reward.alpha, float(rl["beta"]))
+    # The RL run's advantage scaling divides E[R] by the reward's standard deviation: the optimum it aims at is milder
+    # (measured on the RL policy's own samples, so approximate: sigma shrinks as the policy sharpens).
+    scaling = advantage_scaling(run.get("trainer_config", {}))
+    rl_row = res["conditions"][0]
+    sigma = {"group": rl_row["reward_std_group"], "batch": rl_row["reward_std_batch"], "none": 1.0}[scaling]
+    t_eff = optimum_temperature(reward.alpha, float(rl["beta"]), sigma) if sigma == sigma and sigma > 0 else None
     completions = res.pop("completions")
-    summary = {**res, "optimum_temperature": t_star, "alpha": reward.alpha, "beta": float(rl["beta"]),
+    summary = {**res, "optimum_temperature": t_star, "advantage_scaling": scaling, "reward_sigma": sigma,
+               "effective_optimum_temperature": t_eff, "alpha": reward.alpha, "beta": float(rl["beta"]),
                "reward": p.reward, "prompts": len(rows), "samples_per_prompt": int(sh["samples"]),
                "max_new_tokens": max_new, "seed": int(sh["seed"]), "rl_steps": run["steps"],
                "rl_temperature": float(rl["temperature"]), "rl_reward_model": rl["reward_model"],
@@ -45,12 +52,11 @@ with redirect_to(snakemake.log[0]):
 
     f3 = lambda v: f"{v:.3f}"  # noqa: E731
     columns = ["policy", "temperature", "entropy", "entropy_se", "loglik", "loglik_se", "loglik_seq", "reward",
-               "length", "finished", "completions", "tokens"]
+               "reward_std_group", "length", "finished", "completions", "tokens"]
     table = [{"policy": "RL policy" if c["model"] == "rl" else "initial model", "temperature": f"{c['temperature']:g}",
               **{k: f3(c[k]) for k in ("entropy", "entropy_se", "loglik", "loglik_se", "loglik_seq", "reward",
-                                       "length", "finished")},
+                                       "reward_std_group", "length", "finished")},
               "completions": c["completions"], "tokens": c["tokens"]} for c in res["conditions"]]
-    rl_row = res["conditions"][0]
     if res["matches"]:
         match = "; ".join(f"T = {m['temperature']:.3f}: log-likelihood {m['loglik']:.3f} nats/token (RL policy: "
                           f"{rl_row['loglik']:.3f}, difference {rl_row['loglik'] - m['loglik']:+.3f})"
@@ -70,7 +76,10 @@ with redirect_to(snakemake.log[0]):
         f"{reward.alpha:g}, terminal {reward.terminal}, {reward.aggregation}); finished: share ending with an "
         "end-of-turn token; _se: standard error over completions (samples of one prompt are not independent).",
         f"* The KL-regularised optimum of RL on this reward is pi ∝ pi_0^(1 + alpha/beta): the initial model sharpened "
-        f"to sequence-level temperature beta/(alpha+beta) = {t_star:.4f}.",
+        f"to sequence-level temperature beta/(alpha+beta) = {t_star:.4f}. The RL run scaled advantages by "
+        f"'{scaling}'" + (f" (reward standard deviation {sigma:.1f} on the RL policy's samples), so the optimum it "
+                          f"aims at is pi ∝ pi_0^(1 + alpha/(beta sigma)): temperature {t_eff:.3f}" if scaling != "none"
+                          and t_eff is not None else "") + ".",
         f"* Temperature at which the initial model's entropy equals the RL policy's ({rl_row['entropy']:.3f}), by "
         f"linear interpolation: {match}.",
     ]

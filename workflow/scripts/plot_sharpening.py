@@ -40,6 +40,10 @@ with redirect_to(snakemake.log[0]):
                label=f"RL policy at T={rl['temperature']:g}: {rl['entropy']:.3f} nats")
     bx.axvline(t_star, color="#2ca02c", linestyle=":",
                label=f"optimum pi ∝ pi_0^(1+alpha/beta): T* = beta/(alpha+beta) = {t_star:.4f}")
+    if res.get("effective_optimum_temperature") is not None and res.get("advantage_scaling") != "none":
+        bx.axvline(res["effective_optimum_temperature"], color="#2ca02c", linestyle="--", alpha=0.8,
+                   label=f"with the run's advantage scaling by sigma = {res['reward_sigma']:.1f}: "
+                         f"T* = beta sigma/(alpha + beta sigma) = {res['effective_optimum_temperature']:.3f}")
     for m in res["matches"]:
         bx.axvline(m["temperature"], color="#1f77b4", linestyle="-.", alpha=0.7,
                    label=f"same entropy as RL: T = {m['temperature']:.3f}")
