@@ -180,6 +180,20 @@ def test_matching_temperatures_and_optimum():
         sharpening.advantage_scaling({"scale_rewards": "prompt"})
 
 
+def test_paired_difference():
+    def comp(p, k, ids, ent, lp):
+        return {"prompt": p, "sample": k, "completion_ids": ids, "entropy": ent, "logprobs": lp}
+
+    a = [comp(0, 0, [1, 2], [1.0, 3.0], [-1.0, -1.0]), comp(0, 1, [3], [1.0], [-4.0])]
+    b = [comp(0, 1, [3], [2.0], [-4.0]), comp(0, 0, [1, 2], [1.0, 1.0], [-2.0, -2.0])]
+    d = sharpening.paired_difference(a, b)
+    assert d["pairs"] == 2 and d["identical"] == 2
+    assert d["entropy_diff"] == pytest.approx((1.0 - 1.0) / 2) and d["loglik_diff"] == pytest.approx(0.5)
+    assert d["entropy_diff_se"] == pytest.approx(1.0)  # differences +1 and -1
+    with pytest.raises(EndormError, match="1 pairs"):
+        sharpening.paired_difference(a, b[:1] + [comp(1, 0, [1], [1.0], [-1.0])])
+
+
 def test_reward_spread_within_and_across_prompts():
     comps = [{"prompt": p, "completion_ids": [1, 2], "entropy": [1.0, 1.0], "logprobs": [-1.0, -1.0], "reward": r,
               "finished": False} for p, r in ((0, 1.0), (0, 3.0), (1, 10.0), (1, 10.0))]

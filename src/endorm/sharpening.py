@@ -205,7 +205,8 @@ def measure(base_dir: str, policy_dir: str, prompt_rows: Sequence[dict], *, temp
     the frozen base model. Every condition uses the same ``seed``.
 
     Returns ``{"conditions": [{"model": "rl" | "base", "temperature", **summarize(...)}], "matches": [...],
-    "completions": [...]}`` (completions with their decoded ``text``)."""
+    "paired": paired_difference(RL, initial model at the RL temperature), "completions": [...]}`` (completions
+    with their decoded ``text``). The initial model is always sampled at ``policy_temperature`` too."""
     from .defaults import DEFAULT_BATCH_TOKENS
     from .loading import load_model
 
@@ -222,9 +223,15 @@ def measure(base_dir: str, policy_dir: str, prompt_rows: Sequence[dict], *, temp
               batch_size=batch_size)
     policy, _ = load_model(policy_dir, dtype, device)
     policy.eval()
-    runs = [("rl", sample_with_entropy(policy, prompts, [policy_temperature], **kw))]
+    t_rl = float(policy_temperature)
+    runs = [("rl", sample_with_entropy(policy, prompts, [t_rl], **kw))]
     del policy
-    runs.append(("base", sample_with_entropy(base, prompts, sorted(set(temperatures)), **kw)))
+    # The initial model at the RL temperature in a call of its own, laid out and seeded as the RL policy's: the two
+    # draw the same random numbers, so where the policies agree their samples agree (a paired comparison).
+    runs.append(("base", sample_with_entropy(base, prompts, [t_rl], **kw)))
+    others = sorted(set(float(t) for t in temperatures) - {t_rl})
+    if others:
+        runs.append(("base", sample_with_entropy(base, prompts, others, **kw)))
     conditions, completions = [], []
     for model, comps in runs:
         score_under_base(scorer, prompts, comps, reward)
@@ -234,7 +241,27 @@ def measure(base_dir: str, policy_dir: str, prompt_rows: Sequence[dict], *, temp
         for c in comps:
             completions.append({"model": model, "prompt_id": prompt_rows[c["prompt"]].get("id"), **c,
                                 "text": tok.decode(c["completion_ids"], skip_special_tokens=False)})
+    conditions = conditions[:1] + sorted(conditions[1:], key=lambda c: c["temperature"])
     rl = conditions[0]
     curve = [c for c in conditions if c["model"] == "base"]
+    pair = [[c for c in completions if c["model"] == m and c["temperature"] == t_rl] for m in ("rl", "base")]
     return {"conditions": conditions, "matches": matching_temperatures(curve, rl["entropy"]),
-            "stop_ids": stop_ids, "completions": completions}
+            "paired": paired_difference(*pair), "stop_ids": stop_ids, "completions": completions}
+
+
+def paired_difference(a: Sequence[dict], b: Sequence[dict]) -> dict:
+    """``a`` minus ``b``, completion by completion (matched by prompt and sample, drawn with the same random
+    numbers): the mean difference of each completion's per-token entropy and per-token ``log pi_0``, their standard
+    errors over pairs, and how many pairs are the same token sequence."""
+    by_key = {(c["prompt"], c["sample"]): c for c in b}
+    pairs = [(c, by_key[(c["prompt"], c["sample"])]) for c in a if (c["prompt"], c["sample"]) in by_key]
+    if len(pairs) != len(a) or len(a) != len(b):
+        raise EndormError(f"paired difference: {len(a)} and {len(b)} completions, {len(pairs)} pairs")
+    out = {"pairs": len(pairs), "identical": sum(x["completion_ids"] == y["completion_ids"] for x, y in pairs)}
+    for key in ("entropy", "logprobs"):
+        d = [sum(x[key]) / len(x[key]) - sum(y[key]) / len(y[key]) for x, y in pairs]
+        m = sum(d) / len(d)
+        se = math.sqrt(sum((v - m) ** 2 for v in d) / (len(d) - 1) / len(d)) if len(d) > 1 else float("nan")
+        name = "loglik" if key == "logprobs" else key
+        out[f"{name}_diff"], out[f"{name}_diff_se"] = m, se
+    return out

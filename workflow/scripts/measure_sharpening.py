@@ -57,6 +57,7 @@ with redirect_to(snakemake.log[0]):
               **{k: f3(c[k]) for k in ("entropy", "entropy_se", "loglik", "loglik_se", "loglik_seq", "reward",
                                        "reward_std_group", "length", "finished")},
               "completions": c["completions"], "tokens": c["tokens"]} for c in res["conditions"]]
+    pd = res["paired"]
     if res["matches"]:
         match = "; ".join(f"T = {m['temperature']:.3f}: log-likelihood {m['loglik']:.3f} nats/token (RL policy: "
                           f"{rl_row['loglik']:.3f}, difference {rl_row['loglik'] - m['loglik']:+.3f})"
@@ -82,6 +83,10 @@ with redirect_to(snakemake.log[0]):
                           and t_eff is not None else "") + ".",
         f"* Temperature at which the initial model's entropy equals the RL policy's ({rl_row['entropy']:.3f}), by "
         f"linear interpolation: {match}.",
+        f"* Paired with the initial model at T={rl['temperature']:g} (same prompts, layout and seed, so the same "
+        f"random numbers; {pd['identical']} of {pd['pairs']} completions are token for token the same): RL minus "
+        f"initial, per completion: entropy {pd['entropy_diff']:+.3f} (SE {pd['entropy_diff_se']:.3f}) nats/token, "
+        f"log-likelihood {pd['loglik_diff']:+.3f} (SE {pd['loglik_diff_se']:.3f}) nats/token.",
     ]
     write_tables(snakemake.output.csv, snakemake.output.md, columns, table, header)
     print("\n".join(header[2:]))

@@ -14,7 +14,7 @@ with redirect_to(snakemake.log[0]):
     base = sorted((c for c in res["conditions"] if c["model"] == "base"), key=lambda c: c["temperature"])
     rl = next(c for c in res["conditions"] if c["model"] == "rl")
     t_star = res["optimum_temperature"]
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 6.0))
 
     ax.errorbar([c["entropy"] for c in base], [c["loglik"] for c in base], xerr=[c["entropy_se"] for c in base],
                 yerr=[c["loglik_se"] for c in base], color="#555555", marker="o", capsize=2,
@@ -28,6 +28,12 @@ with redirect_to(snakemake.log[0]):
     for m in res["matches"]:
         ax.plot([rl["entropy"]], [m["loglik"]], marker="x", color="#1f77b4", markersize=10, linestyle="none",
                 label=f"initial model at the RL policy's entropy (T={m['temperature']:.2f}, interpolated)")
+    pd = res["paired"]
+    ax.text(0.98, 0.98, f"RL minus initial model at T={rl['temperature']:g}, paired\n(same random numbers; "
+            f"{pd['identical']} of {pd['pairs']} samples identical):\nentropy {pd['entropy_diff']:+.3f} ± "
+            f"{pd['entropy_diff_se']:.3f}, log-lik. {pd['loglik_diff']:+.3f} ± {pd['loglik_diff_se']:.3f} nats/token",
+            transform=ax.transAxes, ha="right", va="top", fontsize=7,
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8, "edgecolor": "#cccccc"})
     ax.set_xlabel("per-token entropy of the sampling policy (nats)")
     ax.set_ylabel("per-token log-likelihood under the initial model (nats)")
     ax.set_title("sharpening traces the grey curve; a sharpened base model lies on it", fontsize=9)
@@ -53,7 +59,7 @@ with redirect_to(snakemake.log[0]):
     bx.set_ylabel("per-token entropy (nats)")
     bx.set_title("T* is a sequence-level temperature; per-token T is its nearest sampler", fontsize=9)
     bx.grid(alpha=0.3)
-    bx.legend(fontsize=7, loc="lower right")
+    bx.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False)
     fig.suptitle(f"Does RL on the endogenous reward sharpen the initial model? {res['prompts']} RL prompts x "
                  f"{res['samples_per_prompt']} samples per condition, up to {res['max_new_tokens']} tokens, "
                  f"beta {res['beta']:g}, alpha {res['alpha']:g}", fontsize=10)
