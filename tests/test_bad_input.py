@@ -442,6 +442,14 @@ CONFIG_CASES = [
      ["analysis.length.bins: edges must increase"]),
     ("analysis-no-token-view", {"analysis": {"tokens": {"top": 0, "bottom": 0, "random": 0}}},
      ["analysis.tokens: top + bottom + random must be at least 1"]),
+    ("controls-best-of-too-many", {"math_eval": {"controls": {"samples": 4, "best_of": [4, 8]}}},
+     ["math_eval.controls.best_of[1]", "best-of-8 needs 8 samples"]),
+    ("controls-rl-temperature", {"math_eval": {"controls": {"temperatures": [0.5, 1.0]}}},
+     ["math_eval.controls.temperatures", "is rl.temperature"]),
+    ("controls-key-typo", {"math_eval": {"controls": {"sample": 4}}},
+     ["math_eval.controls.sample: unknown key", "did you mean 'samples'"]),
+    ("sharpening-one-temperature", {"rl": {"sharpening": {"temperatures": [0.5]}}},
+     ["rl.sharpening.temperatures", "too short"]),
 ]
 
 

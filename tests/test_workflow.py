@@ -73,6 +73,11 @@ def test_paper_config_plans_rl_and_math_eval_on_gpus(tmp_path):
     for name in ("aime24", "amc23", "math500", "minerva_math", "olympiadbench"):
         assert f"results/paper/math/data/{name}.jsonl" in out
     assert "gsm8k" not in "".join(b for b in blocks if b.startswith("prepare_math_eval"))
+    # Table 3's controls and the sharpening analysis: planned on one GPU each
+    assert counts["sample_math"] == 2 and counts["select_best_of_n"] == counts["measure_sharpening"] == 1
+    for rule in ("sample_math", "select_best_of_n", "measure_sharpening"):
+        assert all("gpu=1" in b for b in out.split("rule ")[1:] if b.startswith(f"{rule}:")), rule
+    assert "controls/base-t1/samples.jsonl" in out and "controls/base-t0.6/summary.json" in out
 
 
 def test_bad_config_is_refused(tmp_path):
@@ -114,6 +119,19 @@ def test_end_to_end_on_test_config(tmp_path, tiny_dir):
     assert [r["finetuning"] for r in t3][:2] == ["None (base)", "RL with EndoRM (GRPO)"]
     assert t3[2]["gsm8k"] == t3[2]["aime2025"] == t3[2]["champ"] == "2"
     assert [r["avg"] for r in t3 if r["source"].startswith("paper")] == ["33.0", "38.8"]
+    controls = [r for r in t3 if r["source"].startswith("ours, controls (")]
+    assert [r["decoding"] for r in controls] == [
+        "greedy, same problems", "greedy, same problems", "sampled T=1 (RL's temperature: the reference), mean of 4",
+        "sampled T=0.5, mean of 1", "best-of-2 by its endogenous reward (T=1 samples)",
+        "best-of-4 by its endogenous reward (T=1 samples)"]
+    n_controls = next(r for r in t3 if r["source"] == "ours, controls: n problems")
+    assert n_controls["gsm8k"] == n_controls["aime2025"] == n_controls["champ"] == "1"
+    best = json.loads((tmp_path / "results/test/math/tiny/controls/best_of_n.json").read_text())
+    assert best["samples"] == 3 * 4 and set(best["best_of"]) == {"2", "4"}
+    sharp = json.loads((tmp_path / "results/test/rl/tiny/sharpening.json").read_text())
+    assert [(c["model"], c["temperature"]) for c in sharp["conditions"]] == [("rl", 1.0), ("base", 0.5), ("base", 1.0)]
+    assert all(c["completions"] == 2 * 2 for c in sharp["conditions"])
+    assert (tmp_path / "results/test/rl/tiny/sharpening.png").stat().st_size > 10000
     with open(tmp_path / "results/test/rl/tiny/train_log.csv") as f:
         assert len(list(csv.DictReader(f))) == 2
     assert (tmp_path / "results/test/rl/tiny/training_curves.png").stat().st_size > 10000

@@ -140,6 +140,17 @@ def reference_problems(config: dict, tasks_dir: str | os.PathLike | None = None)
                 problems.append(f"config key rl.accelerate_config: {path} is not a file")
     if enabled["rl"] and enabled["math_eval"]:
         problems += _gsm8k_overlap(config)
+        controls = _get(config, "math_eval", "controls")
+        if isinstance(controls, dict) and controls.get("enabled", True):
+            samples = controls.get("samples", 8)
+            for k, n in enumerate(controls.get("best_of", [4, 8])):
+                if n > samples:
+                    problems.append(f"config key math_eval.controls.best_of[{k}]: best-of-{n} needs {n} samples per "
+                                    f"problem, but math_eval.controls.samples is {samples}")
+            rl_temperature = config["rl"].get("temperature", 1.0)
+            if rl_temperature in controls.get("temperatures", [0.5]):
+                problems.append(f"config key math_eval.controls.temperatures: {rl_temperature} is rl.temperature, "
+                                "whose row the reference samples (math_eval.controls.samples) already give")
     if isinstance(config.get("analysis"), dict) and config["analysis"].get("enabled", True):
         problems += _analysis_problems(config["analysis"])
     if enabled["math_eval"] and tasks_dir is not None:

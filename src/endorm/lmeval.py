@@ -1,4 +1,4 @@
-"""The math evaluation's runner (Table 3): zero-shot, greedy lm-eval over the repository's task YAMLs.
+"""The math evaluation's runner (Table 3): zero-shot lm-eval over the repository's task YAMLs, greedy or sampled.
 
 lm-eval 0.4.13 with ``dataset_path: json``. Relative ``data_files`` resolve against the process's working directory,
 so each run writes, into ``out_dir/lm_eval_tasks/``, the rows of each task with their prompt (made by
@@ -8,6 +8,11 @@ token limit and the stop strings. They are loaded with ``TaskManager(include_pat
 include_defaults=False)``; the same folder works with ``lm_eval run --include_path``. Answers are graded by
 :func:`endorm.answers.score_answer` (the task YAMLs' ``process_results``), and each record is graded again here to
 check that lm-eval used it.
+
+Greedy by default (Table 3's rows). With a :class:`Sampling` (Table 3's controls), the per-run YAMLs ask lm-eval for
+``repeats`` samples per problem (``generation_kwargs``: ``do_sample``, ``temperature``, ``top_p`` 1 and ``top_k`` 0:
+plain temperature sampling, as TRL's rollouts) with fixed seeds; everything else (rows, prompt, chat template, stop
+strings, grader) is the greedy run's. Each sample is one record (``sample`` = its index among the problem's).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .answers import answers_equal, extract_answer
@@ -31,6 +37,33 @@ FALLBACK = ("last \\boxed{} of the generation; without one, the last number in t
 # End-of-turn markers of common chat templates: added to the stop strings when the tokenizer knows them (a base
 # model's eos is often <|endoftext|>, while its chat template ends a turn with <|im_end|>).
 END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampled decoding of an evaluation run: ``samples`` per problem (lm-eval ``repeats``) at ``temperature``.
+
+    ``top_p`` 1 and ``top_k`` 0 switch off nucleus and top-k truncation (TRL's rollout defaults), so the samples come
+    from ``softmax(logits / temperature)``. ``seed`` seeds lm-eval's python, numpy and torch generators.
+    """
+
+    temperature: float
+    samples: int = 1
+    seed: int = 0
+    top_p: float = 1.0
+    top_k: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise EndormError(f"sampling temperature must be > 0, got {self.temperature!r}")
+        if int(self.samples) < 1:
+            raise EndormError(f"samples per problem must be >= 1, got {self.samples!r}")
+        if not 0 < self.top_p <= 1 or self.top_k < 0:
+            raise EndormError(f"top_p must be in (0, 1] and top_k >= 0, got {self.top_p!r}, {self.top_k!r}")
+
+    def generation_kwargs(self) -> dict:
+        return {"do_sample": True, "temperature": float(self.temperature), "top_p": float(self.top_p),
+                "top_k": int(self.top_k)}
 
 
 def task_names() -> list[str]:
@@ -51,10 +84,11 @@ def _stop_strings(model_dir: Path, stop: list[str] | None) -> list[str]:
 
 def write_task_configs(tasks: dict[str, str | os.PathLike], folder: str | os.PathLike, *, max_gen_toks: int,
                        instruction: str = DEFAULT_INSTRUCTION, stop: list[str] | None = None,
-                       cache_dir: str | os.PathLike | None = None) -> dict[str, str]:
+                       cache_dir: str | os.PathLike | None = None, sampling: Sampling | None = None) -> dict[str, str]:
     """Write, per task, its rows with their prompt (``<task>.jsonl``: the canonical rows plus ``prompt`` from
     :func:`endorm.mathdata.build_prompt`) and an lm-eval YAML including the repository's YAML with that file's
-    absolute path filled in, into ``folder``. ``cache_dir``: the datasets cache for the JSON files (default
+    absolute path filled in, into ``folder``. ``sampling``: greedy when None, else ``repeats`` and sampled
+    ``generation_kwargs`` (:class:`Sampling`). ``cache_dir``: the datasets cache for the JSON files (default
     ``folder/../datasets_cache``, emptied first so a rewritten rows file is never read from a stale cache).
     Returns {name: lm-eval task name}."""
     import shutil
@@ -80,43 +114,65 @@ def write_task_configs(tasks: dict[str, str | os.PathLike], folder: str | os.Pat
         task = TASK_PREFIX + name
         rows = [{**r, "prompt": build_prompt(r["problem"], instruction)} for r in load_canonical(rows_path)]
         write_text(folder / f"{task}.jsonl", jsonl_text(rows))
+        decoding = sampling.generation_kwargs() if sampling else {"do_sample": False, "temperature": 0.0}
         cfg = {
             "include": str(base),
             "task": task,
             "dataset_kwargs": {"data_files": {"test": str((folder / f"{task}.jsonl").resolve())},
                                "cache_dir": str(cache_dir.resolve())},
-            "generation_kwargs": {"until": list(stop or []), "do_sample": False, "temperature": 0.0,
-                                  "max_gen_toks": int(max_gen_toks)},
+            "generation_kwargs": {"until": list(stop or []), **decoding, "max_gen_toks": int(max_gen_toks)},
         }
+        if sampling:
+            cfg["repeats"] = int(sampling.samples)
         (folder / f"{task}.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True, width=1 << 16))
         names[name] = task
     return names
 
 
-def _records(name: str, task: str, samples: list[dict]) -> list[dict]:
+def _records(name: str, task: str, samples: list[dict], sampled: bool = False) -> list[dict]:
+    """One record per generation: per problem one (greedy) or each of its samples (``sample`` = its index; lm-eval
+    scores only the first, its default ``take_first`` filter, and that one is checked against our grade)."""
     out = []
     for s in samples:
         doc = s["doc"]
-        generation = s["resps"][0][0] if s.get("resps") else ""
-        extracted, how = extract_answer(generation)
-        correct = extracted is not None and answers_equal(extracted, doc["answer"], doc.get("unit") or None)
-        logged = s.get("acc")
-        if logged is not None and bool(logged) != correct:
-            raise EndormError(f"{task}, doc {s.get('doc_id')}: lm-eval scored {logged} but score_answer gives "
-                              f"{correct}; the task YAML does not use endorm.answers.score_answer")
+        generations = list(s["resps"][0]) if s.get("resps") else [""]
         args = s.get("arguments") or []
         prompt = args[0][0] if args and isinstance(args[0], (list, tuple)) else None
-        out.append({"task": name, "id": doc["id"], "problem": doc["problem"], "gold": doc["answer"],
-                    "prompt": prompt, "generation": generation, "extracted": extracted, "extracted_by": how,
-                    "correct": bool(correct)})
+        for k, generation in enumerate(generations if sampled else generations[:1]):
+            extracted, how = extract_answer(generation)
+            correct = extracted is not None and answers_equal(extracted, doc["answer"], doc.get("unit") or None)
+            logged = s.get("acc")
+            if k == 0 and logged is not None and bool(logged) != correct:
+                raise EndormError(f"{task}, doc {s.get('doc_id')}: lm-eval scored {logged} but score_answer gives "
+                                  f"{correct}; the task YAML does not use endorm.answers.score_answer")
+            out.append({"task": name, "id": doc["id"], **({"sample": k} if sampled else {}),
+                        "problem": doc["problem"], "gold": doc["answer"], "prompt": prompt,
+                        "generation": generation, "extracted": extracted, "extracted_by": how,
+                        "correct": bool(correct)})
+    return out
+
+
+def _task_summary(recs: list[dict], sampling: Sampling | None) -> dict:
+    """Accuracy over every generation (sampled: the mean over samples, an estimate of pass@1 at that temperature),
+    problems, and with samples the share of problems with at least one correct sample (pass@k)."""
+    n_gen = len(recs)
+    out = {"accuracy": sum(r["correct"] for r in recs) / n_gen if n_gen else float("nan"),
+           "n": len({r["id"] for r in recs}), "n_boxed": sum(r["extracted_by"] == "boxed" for r in recs)}
+    if sampling:
+        by_id: dict = {}
+        for r in recs:
+            by_id.setdefault(r["id"], []).append(r["correct"])
+        out.update(n_samples=n_gen, samples_per_problem=int(sampling.samples),
+                   pass_at_k=sum(any(v) for v in by_id.values()) / len(by_id) if by_id else float("nan"))
     return out
 
 
 def evaluate(model_dir: str | os.PathLike, tasks: dict[str, str | os.PathLike], out_dir: str | os.PathLike, *,
              max_gen_toks: int, batch_size: int = 1, limit: int | None = None, dtype: str = "float32",
              device: str | None = "cpu", system_prompt: str | None = None, instruction: str = DEFAULT_INSTRUCTION,
-             stop: list[str] | None = None, threads: int | None = None) -> dict:
-    """Zero-shot, greedy evaluation of ``model_dir`` with its chat template on canonical JSONL ``tasks``.
+             stop: list[str] | None = None, threads: int | None = None, sampling: Sampling | None = None) -> dict:
+    """Zero-shot evaluation of ``model_dir`` with its chat template on canonical JSONL ``tasks``: greedy, or
+    ``sampling`` (:class:`Sampling`: samples per problem, temperature, seed).
 
     Writes ``out_dir/lm_eval_tasks/`` (the exact task YAMLs and rows run) and returns the summary,
     ``{"tasks": {name: {"accuracy", "n", "n_boxed"}}, "samples": [records], "options": {...}, "wall_s"}``, for the
@@ -124,7 +180,7 @@ def evaluate(model_dir: str | os.PathLike, tasks: dict[str, str | os.PathLike], 
     to the model's end-of-turn tokens among :data:`END_OF_TURN` (the eos is always a stop). ``system_prompt``
     None keeps the chat template's default system prompt. ``device`` "auto" picks cuda when available.
     ``threads`` sets torch's CPU threads (on a shared 2-core machine, more threads than free cores make
-    generation several times slower)."""
+    generation several times slower). Sampled runs are deterministic for a given seed, batch size and device."""
     import torch
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
@@ -137,11 +193,17 @@ def evaluate(model_dir: str | os.PathLike, tasks: dict[str, str | os.PathLike], 
     rows_by_task = {name: {r["id"]: r for r in load_canonical(p)} for name, p in tasks.items()}
     stops = _stop_strings(model_dir, stop)
     task_folder = out_dir / "lm_eval_tasks"
-    names = write_task_configs(tasks, task_folder, max_gen_toks=max_gen_toks, instruction=instruction, stop=stops)
+    names = write_task_configs(tasks, task_folder, max_gen_toks=max_gen_toks, instruction=instruction, stop=stops,
+                               sampling=sampling)
     options = {"max_gen_toks": int(max_gen_toks), "batch_size": batch_size, "limit": limit, "dtype": dtype,
                "device": device, "system_prompt": system_prompt, "instruction": instruction, "stop": stops,
-               "apply_chat_template": True, "num_fewshot": 0, "do_sample": False, "answer_rule": FALLBACK,
-               "threads": threads}
+               "apply_chat_template": True, "num_fewshot": 0, "do_sample": sampling is not None,
+               "answer_rule": FALLBACK, "threads": threads}
+    seeds = {}
+    if sampling:
+        options["sampling"] = asdict(sampling)
+        seeds = {k: int(sampling.seed) for k in ("random_seed", "numpy_random_seed", "torch_random_seed",
+                                                  "fewshot_random_seed")}
     if threads:
         torch.set_num_threads(int(threads))
     if device in (None, "", "auto"):
@@ -157,17 +219,14 @@ def evaluate(model_dir: str | os.PathLike, tasks: dict[str, str | os.PathLike], 
     result = simple_evaluate(
         model=lm, tasks=list(names.values()), limit=limit, log_samples=True, apply_chat_template=True,
         system_instruction=system_prompt, num_fewshot=0, bootstrap_iters=0,
-        task_manager=TaskManager(include_path=str(task_folder), include_defaults=False))
+        task_manager=TaskManager(include_path=str(task_folder), include_defaults=False), **seeds)
     wall = time.perf_counter() - start
     if result is None:
         raise EndormError("lm-eval returned no results")
     summary, records = {}, []
     for name, task in names.items():
-        recs = _records(name, task, result["samples"][task])
-        n = len(recs)
-        summary[name] = {"accuracy": sum(r["correct"] for r in recs) / n if n else float("nan"), "n": n,
-                         "n_rows": len(rows_by_task[name]),
-                         "n_boxed": sum(r["extracted_by"] == "boxed" for r in recs),
+        recs = _records(name, task, result["samples"][task], sampled=sampling is not None)
+        summary[name] = {**_task_summary(recs, sampling), "n_rows": len(rows_by_task[name]),
                          "lm_eval_task": task, "rows": str(Path(tasks[name]).resolve())}
         records += recs
     out = {"tasks": summary, "options": options, "model": str(model_dir), "wall_s": round(wall, 2),

@@ -95,3 +95,44 @@ def write_tables(csv_path, md_path, columns: list[str], rows: list[dict], header
     write_text(csv_path, to_csv(columns, rows))
     body = to_markdown(columns, rows) + ("\n" + "\n".join(f"* {n}" for n in notes) + "\n" if notes else "")
     write_text(md_path, "\n".join(header) + "\n\n" + body)
+
+
+def table3_controls(names: list[str], greedy: dict[str, list[dict]], runs: list[dict], run_samples: list[list[dict]],
+                    best: dict, rl_temperature: float) -> dict:
+    """Table 3's control rows, all on the controls' problems (like with like): the greedy rows restricted to them
+    (``greedy``: {row label: lm-eval sample records}), each sampled run of the base model (its summary in ``runs``,
+    records in ``run_samples``; accuracy = the mean over samples), the reference run at ``rl_temperature`` first,
+    then best-of-N (``best``: :func:`endorm.controls.best_of_n`'s JSON). Accuracies are fractions.
+
+    Returns ``{"rows": [{"finetuning", "decoding", "accuracy": {task: fraction}}], "n": {task: problems},
+    "reference": the rl_temperature run's summary}``; refuses runs on different problems."""
+    from .errors import EndormError
+
+    keys = {(r["task"], r["id"]) for r in run_samples[0]}
+    if any({(r["task"], r["id"]) for r in s} != keys for s in run_samples[1:]):
+        raise EndormError("the sampled control runs were evaluated on different problems")
+    n = {t: len({i for task, i in keys if task == t}) for t in names}
+    if any(list(r["tasks"]) != names for r in runs) or any(runs[0]["tasks"][t]["n"] != n[t] for t in names):
+        raise EndormError(f"the sampled control runs do not cover the benchmarks {names}")
+    rows = []
+    for label, recs in greedy.items():
+        got = {t: [r["correct"] for r in recs if r["task"] == t and (r["task"], r["id"]) in keys] for t in names}
+        if any(len(got[t]) != n[t] for t in names):
+            raise EndormError(f"{label}: the greedy records do not hold every problem of the controls")
+        rows.append({"finetuning": label, "decoding": "greedy, same problems",
+                     "accuracy": {t: sum(v) / len(v) for t, v in got.items()}})
+    runs = sorted(runs, key=lambda r: (r["options"]["sampling"]["temperature"] != rl_temperature,
+                                       -r["options"]["sampling"]["temperature"]))
+    if runs[0]["options"]["sampling"]["temperature"] != rl_temperature:
+        raise EndormError(f"no sampled control run at the RL temperature {rl_temperature}")
+    for k, run in enumerate(runs):
+        smp = run["options"]["sampling"]
+        what = " (RL's temperature: the reference)" if k == 0 else ""
+        rows.append({"finetuning": "None (base)",
+                     "decoding": f"sampled T={smp['temperature']:g}{what}, mean of {smp['samples']}",
+                     "accuracy": {t: run["tasks"][t]["accuracy"] for t in names}})
+    for n_best, tasks in best["best_of"].items():
+        rows.append({"finetuning": "None (base)",
+                     "decoding": f"best-of-{n_best} by its endogenous reward (T={rl_temperature:g} samples)",
+                     "accuracy": {t: tasks[t]["accuracy"] for t in names}})
+    return {"rows": rows, "n": n, "reference": runs[0]}

@@ -33,6 +33,19 @@ def section(name):
     return name in config and config[name].get("enabled", True)
 
 
+def subsection(parent, name):
+    """A sub-section of a switched-on section that is present and not switched off (absent is off)."""
+    return section(parent) and isinstance(config[parent].get(name), dict) and config[parent][name]["enabled"]
+
+
+def control_temperatures():
+    """{wildcard: temperature} of Table 3's sampled controls: rl.temperature (the reference) and the lower ones."""
+    if not (section("rl") and subsection("math_eval", "controls")):
+        return {}
+    temps = [config["rl"]["temperature"], *config["math_eval"]["controls"]["temperatures"]]
+    return {f"{float(t):g}": float(t) for t in temps}
+
+
 def math_benchmarks():
     """{task: source spec} of the configured math benchmarks, in config order (names are unique: configcheck)."""
     return {b["name"]: dict(b) for b in config["math_eval"]["benchmarks"]} if section("math_eval") else {}
@@ -48,6 +61,8 @@ wildcard_constraints:
     variant="base|rl",
     # a math benchmark of Table 3: an lm-eval task in workflow/lm_eval_tasks
     task="|".join(map(re.escape, math_benchmarks())) or "none",
+    # a sampling temperature of Table 3's controls, as written by control_temperatures()
+    temperature="|".join(map(re.escape, control_temperatures())) or "none",
 
 
 def gpu_resources():
@@ -74,6 +89,8 @@ def all_outputs():
     if section("rl"):
         policy = config["rl"]["policy"]
         outs.append(f"{OUT}/rl/{policy}/training_curves.png")
+        if subsection("rl", "sharpening"):
+            outs += [f"{OUT}/rl/{policy}/sharpening.{ext}" for ext in ("csv", "md", "png")]
         if section("math_eval"):
             outs += [f"{OUT}/math/{policy}/{name}" for name in ("table3.csv", "table3.md", "table3.png",
                                                                  "examples.md")]

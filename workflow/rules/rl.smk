@@ -70,3 +70,52 @@ rule plot_training_curves:
         "../../envs/environment.yaml"
     script:
         "../scripts/plot_training_curves.py"
+
+
+# Does RL sharpen? (issue 13, part 5): the RL policy's per-token entropy and its samples' log-likelihood under the
+# frozen initial model, against the initial model sampled at several temperatures on the same RL prompts.
+rule measure_sharpening:
+    input:
+        base="results/models/{policy}",
+        checkpoint=f"{OUT}/rl/{{policy}}/checkpoint",
+        prompts=f"{OUT}/rl/{{policy}}/prompts.jsonl",
+    output:
+        json=f"{OUT}/rl/{{policy}}/sharpening.json",
+        samples=f"{OUT}/rl/{{policy}}/sharpening_samples.jsonl",
+        csv=report(f"{OUT}/rl/{{policy}}/sharpening.csv", caption="../report/sharpening.rst",
+                   category="Table 3: RL on the endogenous reward", labels={"table": "sharpening", "format": "CSV"}),
+        md=report(f"{OUT}/rl/{{policy}}/sharpening.md", caption="../report/sharpening.rst",
+                  category="Table 3: RL on the endogenous reward",
+                  labels={"table": "sharpening", "format": "Markdown"}),
+    params:
+        sharpening=RL.get("sharpening"),
+        rl={k: RL[k] for k in ("temperature", "beta", "max_completion_length", "dtype", "reward_model")},
+        compute=COMPUTE,
+        reward=config["reward"],
+        format=config["format"],
+    threads: COMPUTE["threads"]
+    resources:
+        **gpu_resources(),
+        runtime=RL["sharpening"]["runtime_min"] if subsection("rl", "sharpening") else 60,
+    log:
+        f"logs/measure_sharpening/{RUN}-{{policy}}.log",
+    benchmark:
+        f"benchmarks/measure_sharpening/{RUN}-{{policy}}.tsv"
+    conda:
+        "../../envs/environment.yaml"
+    script:
+        "../scripts/measure_sharpening.py"
+
+
+rule plot_sharpening:
+    input:
+        json=f"{OUT}/rl/{{policy}}/sharpening.json",
+    output:
+        report(f"{OUT}/rl/{{policy}}/sharpening.png", caption="../report/sharpening_figure.rst",
+               category="Table 3: RL on the endogenous reward", labels={"figure": "sharpening"}),
+    log:
+        f"logs/plot_sharpening/{RUN}-{{policy}}.log",
+    conda:
+        "../../envs/environment.yaml"
+    script:
+        "../scripts/plot_sharpening.py"

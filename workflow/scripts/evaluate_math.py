@@ -1,8 +1,9 @@
-"""Zero-shot greedy math evaluation of one model with lm-eval (Table 3).
+"""Zero-shot math evaluation of one model with lm-eval (Table 3): greedy, or sampled (Table 3's controls).
 
 input.model: a transformers folder; input.rows: canonical JSONL files in the order of params.tasks (names of
 workflow/lm_eval_tasks/<name>.yaml); params.opts: max_gen_toks, batch_size, dtype, device, instruction,
-system_prompt, limit (optionally stop, threads; torch threads default to the rule's threads).
+system_prompt, limit (optionally stop, threads; torch threads default to the rule's threads); params.sampling
+(optional): temperature, samples (per problem), seed: endorm.lmeval.Sampling.
 Writes output.summary (per-task accuracy and n, options, model provenance, and each rows file's provenance from
 input.meta or params.meta, in the order of params.tasks, else a <rows stem>.meta.json beside the rows file) and
 output.samples (JSONL records with a task field). lm-eval's own files go beside the summary, in
@@ -16,7 +17,7 @@ from endorm.errors import EndormError
 from endorm.gpus import claim
 from endorm.io import read_json, write_json, write_jsonl
 from endorm.logs import redirect_to
-from endorm.lmeval import evaluate
+from endorm.lmeval import Sampling, evaluate
 from endorm.mathdata import DEFAULT_INSTRUCTION
 
 with redirect_to(snakemake.log[0] if snakemake.log else None):
@@ -27,13 +28,15 @@ with redirect_to(snakemake.log[0] if snakemake.log else None):
     opts = dict(snakemake.params.opts)
     if opts["device"] in ("auto", "cuda"):
         claim(1)  # local multi-GPU runs: one distinct GPU per job (no-op under SLURM or without GPUs)
+    sampling = getattr(snakemake.params, "sampling", None)
     summary_path = Path(snakemake.output.summary)
     result = evaluate(
         snakemake.input.model, dict(zip(names, rows)), summary_path.parent / f"{summary_path.stem}.lm_eval",
         max_gen_toks=int(opts["max_gen_toks"]), batch_size=opts["batch_size"], limit=opts["limit"],
         dtype=opts["dtype"], device=opts["device"],
         system_prompt=opts.get("system_prompt"), instruction=opts.get("instruction") or DEFAULT_INSTRUCTION,
-        stop=opts.get("stop"), threads=opts.get("threads") or getattr(snakemake, "threads", None))
+        stop=opts.get("stop"), threads=opts.get("threads") or getattr(snakemake, "threads", None),
+        sampling=Sampling(**sampling) if sampling else None)
     samples = result.pop("samples")
     provenance = {}
     metas = getattr(snakemake.input, "meta", None) or getattr(snakemake.params, "meta", None) or []
@@ -48,4 +51,6 @@ with redirect_to(snakemake.log[0] if snakemake.log else None):
     write_jsonl(snakemake.output.samples, samples)
     write_json(snakemake.output.summary, result)
     for name, t in result["tasks"].items():
-        print(f"{name}: accuracy {t['accuracy']:.3f} on {t['n']} problems ({t['n_boxed']} with a \\boxed answer)")
+        generations = t.get("n_samples", t["n"])
+        print(f"{name}: accuracy {t['accuracy']:.3f} on {t['n']} problems ({t['n_boxed']} of {generations} "
+              "generations with a \\boxed answer)")

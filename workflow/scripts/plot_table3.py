@@ -1,4 +1,5 @@
-"""Table 3 as bars: base vs RL per benchmark (ours), with the paper's base and RL beside where it reports one."""
+"""Table 3 as bars: base vs RL per benchmark (ours); the controls on their problems (when the table has them); the
+paper's base and RL beside where it reports one."""
 import csv
 import math
 
@@ -13,33 +14,42 @@ from endorm.logs import redirect_to  # noqa: E402
 with redirect_to(snakemake.log[0]):
     with open(snakemake.input.csv) as f:
         rows = list(csv.DictReader(f))
-    ours = [r for r in rows if r["source"].startswith("ours (")]
-    counts = next(r for r in rows if r["source"] == "ours: n problems")
-    paper = [r for r in rows if r["source"].startswith("paper")]
-    cols = [c for c in rows[0] if c not in ("source", "finetuning")]
+    cols = [c for c in rows[0] if c not in ("source", "finetuning", "decoding")]
     val = lambda r, c: float(r[c]) if r.get(c) not in (None, "") else math.nan  # noqa: E731
-    ours_cols = [c for c in cols if not math.isnan(val(ours[0], c))]
-    paper_cols = [c for c in cols if paper and not math.isnan(val(paper[0], c))]
-    panels = [("ours", ours_cols, ours)] + ([("paper", paper_cols, paper)] if paper_cols else [])
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False)
-    colors = ("#9e9e9e", "#1f77b4")
-    for ax, (who, names, pair) in zip(axes[0], panels):
+    counts = lambda source: next((r for r in rows if r["source"] == source), {})  # noqa: E731
+    panels = []
+    for who, prefix, n_row in (("ours", "ours (", "ours: n problems"),
+                               ("controls", "ours, controls (", "ours, controls: n problems"),
+                               ("paper", "paper", None)):
+        group = [r for r in rows if r["source"].startswith(prefix)]
+        names = [c for c in cols if group and not math.isnan(val(group[0], c))]
+        if names:
+            panels.append((who, names, group, counts(n_row) if n_row else {}))
+    widths = [max(6.5, 0.9 * len(names) * max(2, len(group)) / 2) for _, names, group, _ in panels]
+    fig, axes = plt.subplots(1, len(panels), figsize=(sum(widths), 5.2), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
+    palette = ("#9e9e9e", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+    for ax, (who, names, group, n) in zip(axes[0], panels):
         x = list(range(len(names)))
-        for k, r in enumerate(pair):
-            b = ax.bar([i + (k - 0.5) * 0.4 for i in x], [val(r, c) for c in names], 0.4, color=colors[k],
-                       label=r["finetuning"], edgecolor="black" if who == "paper" else None,
-                       hatch="//" if who == "paper" else None)
-            ax.bar_label(b, fmt="%.1f", fontsize=7, padding=1)
-        labels = [f"{c}\n(n={counts[c]})" if who == "ours" and counts.get(c) else c for c in names]
+        width = 0.8 / len(group)
+        for k, r in enumerate(group):
+            label = r["finetuning"] + (f": {r['decoding']}" if r.get("decoding") else "")
+            b = ax.bar([i + (k - (len(group) - 1) / 2) * width for i in x], [val(r, c) for c in names], width,
+                       color=palette[k % len(palette)], label=label,
+                       edgecolor="black" if who == "paper" else None, hatch="//" if who == "paper" else None)
+            ax.bar_label(b, fmt="%.1f", fontsize=6, padding=1)
         ax.set_xticks(x)
-        ax.set_xticklabels(labels, fontsize=8)
+        ax.set_xticklabels([f"{c}\n(n={n[c]})" if n.get(c) else c for c in names], fontsize=8)
         ax.set_ylabel("accuracy (%)")
-        top = max([val(r, c) for r in pair for c in names if not math.isnan(val(r, c))] + [1.0])
+        top = max([val(r, c) for r in group for c in names if not math.isnan(val(r, c))] + [1.0])
         ax.set_ylim(0, min(100, max(10.0, top * 1.25 + 2)))  # all-zero bars still read as 0%
-        ax.set_title(f"{pair[0]['source']}", fontsize=9)
-        ax.legend(fontsize=8, loc="upper left")
+        title = group[0]["source"] + (": all on the same problems (n per benchmark below)" if who == "controls" else "")
+        ax.set_title(title, fontsize=8)
+        ax.legend(fontsize=6.5, loc="upper left")
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle("Table 3: zero-shot math accuracy, base vs RL on the model's own endogenous reward", fontsize=11)
+    fig.suptitle("Table 3: zero-shot math accuracy, base vs RL on the model's own endogenous reward"
+                 + (", with controls that need no training" if any(p[0] == "controls" for p in panels) else ""),
+                 fontsize=11)
     fig.tight_layout()
     with atomic_path(snakemake.output[0]) as tmp:
         fig.savefig(tmp, dpi=130, format="png")
