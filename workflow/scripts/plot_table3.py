@@ -26,10 +26,11 @@ with redirect_to(snakemake.log[0]):
         if names:
             panels.append((who, names, group, counts(n_row) if n_row else {}))
     widths = [max(6.5, 0.9 * len(names) * max(2, len(group)) / 2) for _, names, group, _ in panels]
-    fig, axes = plt.subplots(1, len(panels), figsize=(sum(widths), 5.2), squeeze=False,
-                             gridspec_kw={"width_ratios": widths})
+    # one panel per row: side by side, three panels of up to eight bar groups made a figure too wide to read
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(10.0, max(widths)), 3.9 * len(panels) + 0.6),
+                             squeeze=False)
     palette = ("#9e9e9e", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
-    for ax, (who, names, group, n) in zip(axes[0], panels):
+    for ax, (who, names, group, n) in zip(axes[:, 0], panels):
         x = list(range(len(names)))
         width = 0.8 / len(group)
         for k, r in enumerate(group):
@@ -43,13 +44,13 @@ with redirect_to(snakemake.log[0]):
         ax.set_ylabel("accuracy (%)")
         top = max([val(r, c) for r in group for c in names if not math.isnan(val(r, c))] + [1.0])
         ax.set_ylim(0, min(100, max(10.0, top * 1.25 + 2)))  # all-zero bars still read as 0%
-        title = group[0]["source"] + (": all on the same problems (n per benchmark below)" if who == "controls" else "")
-        ax.set_title(title, fontsize=8)
-        ax.legend(fontsize=6.5, loc="upper left")
+        title = group[0]["source"] + ("\nall on the same problems (n per benchmark below)" if who == "controls" else "")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle("Table 3: zero-shot math accuracy, base vs RL on the model's own endogenous reward"
                  + (", with controls that need no training" if any(p[0] == "controls" for p in panels) else ""),
                  fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     with atomic_path(snakemake.output[0]) as tmp:
-        fig.savefig(tmp, dpi=130, format="png")
+        fig.savefig(tmp, dpi=130, format="png", bbox_inches="tight")  # the legends sit right of the axes
