@@ -161,6 +161,9 @@ def test_rehearsal_end_to_end_tiny(tmp_path):
         "GenRM-Pointwise": "8", "GenRM-Pairwise": "4"}
     rows = [json.loads(line) for line in (res / "rmbench/preferences.jsonl").read_text().splitlines()]
     assert len(rows) == 36 and {r["domain"] for r in rows} == {"chat", "code", "safety-refuse", "safety-response"}
+    # the ablations score Table 1's EndoRM rows (its row cap), not every row read
+    meta = json.loads((res / "rmbench/qwen2.5-7b-instruct/analysis/ablation_scores.jsonl.meta.json").read_text())
+    assert (meta["rows"], meta["rows_read"], meta["max_rows_per_domain"]) == (16, 36, 4)
     # Table 2: the first dsp.max_rows queries of the DSP slice
     dsp = json.loads((res / "dsp/qwen2.5-7b-instruct/metrics.json").read_text())
     assert dsp["pairs_per_domain"] == 4 * 6 and dsp["provenance"]["rows_in_file"] == 25

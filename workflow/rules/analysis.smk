@@ -14,6 +14,8 @@ rule score_ablations:
         meta=f"{OUT}/rmbench/{{model}}/analysis/ablation_scores.jsonl.meta.json",
     params:
         ablations=ANALYSIS["ablations"],
+        # the rows of Table 1's EndoRM (rmbench.max_rows_per_domain.endorm, where a config caps them)
+        max_rows_per_domain=config["rmbench"].get("max_rows_per_domain", {}).get("endorm"),
         compute=COMPUTE,
         format=config["format"],
     threads: COMPUTE["threads"]

@@ -69,7 +69,8 @@ with redirect_to(snakemake.log[0]):
         "# Ablations of the endogenous reward on RM-Bench (issue 13, part 1)",
         "",
         f"* Ours: model `{model}`, dtype {meta['dtype']}, device {meta['device']}; data `{meta['input']}` "
-        f"({meta['rows']} rows); prompt format {meta['format']}.",
+        f"({meta['rows']} rows" + (f": the first {meta['max_rows_per_domain']} of each domain of {meta['rows_read']}, "
+        "as Table 1's EndoRM" if meta.get("max_rows_per_domain") else "") + f"); prompt format {meta['format']}.",
         f"* All {len(variants)} variants come from ONE engine run ({run['sequences']} sequences, "
         f"{run['tokens']} response tokens, {meta['wall_seconds']:.0f} s): the engine reduces the vocabulary at "
         f"each alpha ({', '.join(f'{a:g}' for a in run['alphas'])}) from the same hidden states; log pi at alpha "

@@ -6,7 +6,7 @@ import time
 
 from endorm.ablations import score_variants
 from endorm.assets import model_provenance
-from endorm.data import load_pairs
+from endorm.data import first_per_domain, load_pairs
 from endorm.engine import Scorer
 from endorm.io import atomic_paths, jsonl_text
 from endorm.logs import redirect_to
@@ -15,6 +15,9 @@ from endorm.options import load_for_job, prompt_format
 p = snakemake.params
 with redirect_to(snakemake.log[0]):
     rows = load_pairs(snakemake.input.pairs)
+    read = len(rows)
+    if p.max_rows_per_domain:  # the rows Table 1 scores with EndoRM, no more
+        rows = first_per_domain(rows, p.max_rows_per_domain)
     model, tok = load_for_job(snakemake.input.model, p.compute, snakemake.threads)
     fmt = prompt_format(p.format)
     scorer = Scorer(model, tok, fmt, max_batch_tokens=p.compute["batch_tokens"])
@@ -23,7 +26,8 @@ with redirect_to(snakemake.log[0]):
     seconds = time.perf_counter() - t0
     meta = {"model": model_provenance(snakemake.input.model), "model_path": snakemake.input.model,
             "dtype": p.compute["dtype"], "device": str(next(model.parameters()).device),
-            "input": snakemake.input.pairs, "rows": len(rows), "format": dataclasses.asdict(fmt),
+            "input": snakemake.input.pairs, "rows": len(rows), "rows_read": read,
+            "max_rows_per_domain": p.max_rows_per_domain, "format": dataclasses.asdict(fmt),
             "variants": [{"name": v.name, "label": v.label, **dataclasses.asdict(v)} for v in variants],
             "run": info, "wall_seconds": seconds}
     out = [r for v in variants for r in scores[v.name]]
