@@ -118,6 +118,14 @@ def score_under_base(scorer: Scorer, prompts: Sequence[Sequence[int]], completio
         c["reward"] = endogenous_score(stats[float(reward.alpha)][k], reward)
 
 
+def _mean_se(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and its standard error (sample standard deviation / sqrt(n); NaN for a single value)."""
+    m = sum(values) / len(values)
+    if len(values) < 2:
+        return m, float("nan")
+    return m, math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1) / len(values))
+
+
 def summarize(completions: Sequence[dict]) -> dict:
     """Token-weighted means of the entropy and of ``log pi_0`` (nats per token), per-completion means of the summed
     ``log pi_0``, the reward and the length, and standard errors over completions (of each completion's own mean;
@@ -127,11 +135,6 @@ def summarize(completions: Sequence[dict]) -> dict:
         raise EndormError("no completions to summarize")
     tokens = sum(len(c["completion_ids"]) for c in completions)
 
-    def mean_se(values):
-        m = sum(values) / len(values)
-        var = sum((v - m) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else float("nan")
-        return m, math.sqrt(var / len(values)) if len(values) > 1 else float("nan")
-
     by_prompt: dict = {}
     for c in completions:
         by_prompt.setdefault(c["prompt"], []).append(c["reward"])
@@ -140,13 +143,13 @@ def summarize(completions: Sequence[dict]) -> dict:
                  / len(groups)) if groups else float("nan")
     per_ent = [sum(c["entropy"]) / len(c["entropy"]) for c in completions]
     per_ll = [sum(c["logprobs"]) / len(c["logprobs"]) for c in completions]
-    seq_ll, seq_ll_se = mean_se([sum(c["logprobs"]) for c in completions])
-    reward, reward_se = mean_se([c["reward"] for c in completions])
+    seq_ll, seq_ll_se = _mean_se([sum(c["logprobs"]) for c in completions])
+    reward, reward_se = _mean_se([c["reward"] for c in completions])
     return {
         "entropy": sum(sum(c["entropy"]) for c in completions) / tokens,
-        "entropy_se": mean_se(per_ent)[1],
+        "entropy_se": _mean_se(per_ent)[1],
         "loglik": sum(sum(c["logprobs"]) for c in completions) / tokens,
-        "loglik_se": mean_se(per_ll)[1],
+        "loglik_se": _mean_se(per_ll)[1],
         "loglik_seq": seq_ll, "loglik_seq_se": seq_ll_se, "reward": reward, "reward_se": reward_se,
         "reward_std_group": group_std, "reward_std_batch": reward_se * math.sqrt(len(completions)),
         "length": tokens / len(completions), "finished": sum(c["finished"] for c in completions) / len(completions),
@@ -259,9 +262,7 @@ def paired_difference(a: Sequence[dict], b: Sequence[dict]) -> dict:
         raise EndormError(f"paired difference: {len(a)} and {len(b)} completions, {len(pairs)} pairs")
     out = {"pairs": len(pairs), "identical": sum(x["completion_ids"] == y["completion_ids"] for x, y in pairs)}
     for key in ("entropy", "logprobs"):
-        d = [sum(x[key]) / len(x[key]) - sum(y[key]) / len(y[key]) for x, y in pairs]
-        m = sum(d) / len(d)
-        se = math.sqrt(sum((v - m) ** 2 for v in d) / (len(d) - 1) / len(d)) if len(d) > 1 else float("nan")
+        m, se = _mean_se([sum(x[key]) / len(x[key]) - sum(y[key]) / len(y[key]) for x, y in pairs])
         name = "loglik" if key == "logprobs" else key
         out[f"{name}_diff"], out[f"{name}_diff_se"] = m, se
     return out
