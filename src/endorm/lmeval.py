@@ -138,10 +138,10 @@ def _records(name: str, task: str, samples: list[dict], sampled: bool = False) -
         generations = list(s["resps"][0]) if s.get("resps") else [""]
         args = s.get("arguments") or []
         prompt = args[0][0] if args and isinstance(args[0], (list, tuple)) else None
+        logged = s.get("acc")
         for k, generation in enumerate(generations if sampled else generations[:1]):
             extracted, how = extract_answer(generation)
             correct = extracted is not None and answers_equal(extracted, doc["answer"], doc.get("unit") or None)
-            logged = s.get("acc")
             if k == 0 and logged is not None and bool(logged) != correct:
                 raise EndormError(f"{task}, doc {s.get('doc_id')}: lm-eval scored {logged} but score_answer gives "
                                   f"{correct}; the task YAML does not use endorm.answers.score_answer")
