@@ -7,6 +7,7 @@ import io
 import math
 
 from . import paper
+from .errors import EndormError
 
 METHOD_LABELS = {
     "endorm": "EndoRM",
@@ -106,8 +107,6 @@ def table3_controls(names: list[str], greedy: dict[str, list[dict]], runs: list[
 
     Returns ``{"rows": [{"finetuning", "decoding", "accuracy": {task: fraction}}], "n": {task: problems},
     "reference": the rl_temperature run's summary}``; refuses runs on different problems."""
-    from .errors import EndormError
-
     keys = {(r["task"], r["id"]) for r in run_samples[0]}
     if any({(r["task"], r["id"]) for r in s} != keys for s in run_samples[1:]):
         raise EndormError("the sampled control runs were evaluated on different problems")
