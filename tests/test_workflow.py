@@ -123,7 +123,17 @@ def test_end_to_end_on_test_config(tmp_path, tiny_dir):
     assert [r["decoding"] for r in controls] == [
         "greedy, same problems", "greedy, same problems", "sampled T=1 (RL's temperature: the reference), mean of 4",
         "sampled T=0.5, mean of 1", "best-of-2 by its endogenous reward (T=1 samples)",
-        "best-of-4 by its endogenous reward (T=1 samples)"]
+        "best-of-4 by its endogenous reward (T=1 samples)", "oracle pass@4 at T=1 (a ceiling, not a method)"]
+    # every rate carries its 95% interval; the paired comparisons are on the same problems
+    assert all(r["gsm8k_lo"] and r["gsm8k_hi"] and r["avg_lo"] for r in t3 if r["source"].startswith("ours ("))
+    assert all(float(r["gsm8k_lo"]) <= float(r["gsm8k"]) <= float(r["gsm8k_hi"]) for r in controls)
+    with open(tmp_path / "results/test/math/tiny/table3_paired.csv") as f:
+        paired = list(csv.DictReader(f))
+    comparisons = list(dict.fromkeys(p["comparison"] for p in paired))
+    assert comparisons[0] == "RL with EndoRM (GRPO) - None (base), greedy" and len(comparisons) == 7
+    assert {p["benchmark"] for p in paired} == {"gsm8k", "aime2025", "champ", "all"}
+    assert all(float(p["difference_lo"]) <= float(p["difference"]) <= float(p["difference_hi"]) for p in paired)
+    assert "## Paired comparisons" in (tmp_path / "results/test/math/tiny/table3.md").read_text()
     n_controls = next(r for r in t3 if r["source"] == "ours, controls: n problems")
     assert n_controls["gsm8k"] == n_controls["aime2025"] == n_controls["champ"] == "1"
     best = json.loads((tmp_path / "results/test/math/tiny/controls/best_of_n.json").read_text())

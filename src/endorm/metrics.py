@@ -6,6 +6,7 @@ import math
 from collections import defaultdict
 
 from .errors import EndormError
+from .stats import DEFAULT_RESAMPLES
 
 DOMAIN_GROUPS = {"safety-refuse": "safety", "safety-response": "safety"}
 PAPER_DOMAIN_ORDER = ("chat", "math", "code", "safety")
@@ -71,12 +72,43 @@ def check_ids(rows: list[dict], source: str) -> None:
         seen[str(rid)] = n
 
 
-def rmbench_accuracy(rows: list[dict], source: str = "scores", allow_missing: bool = True) -> dict:
-    """Per-domain and overall RM-Bench accuracy (in %).
+def rmbench_intervals(per_domain: dict[str, list[dict]], seed: int = 0, resamples: int = DEFAULT_RESAMPLES) -> dict:
+    """95% percentile bootstrap intervals (in %) of every figure :func:`rmbench_accuracy` reports: each domain's
+    score and easy/normal/hard, and the macro easy/normal/hard/avg and avg_micro. Rows are resampled with
+    replacement within each domain (a stratified bootstrap: the domains keep their sizes, as the metric's
+    unweighted mean over domains assumes); a row's nine comparisons stay together. Returns ``{figure: [lo, hi]}``
+    with domain figures under ``domains.<domain>.<level>``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    levels = ("easy", "normal", "hard")
+    sims: dict[str, np.ndarray] = {}
+    macro = {k: [] for k in levels}
+    row_sums, n_rows = 0.0, 0
+    for d, accs in per_domain.items():
+        arr = np.array([[a[k] for k in levels] for a in accs], dtype=np.float64)  # [rows, 3]
+        means = arr[rng.integers(0, len(arr), size=(resamples, len(arr)))].mean(axis=1) * 100  # [resamples, 3]
+        for i, k in enumerate(levels):
+            sims[f"domains.{d}.{k}"] = means[:, i]
+            macro[k].append(means[:, i])
+        sims[f"domains.{d}.score"] = sims[d] = means.mean(axis=1)
+        row_sums = row_sums + means.mean(axis=1) * len(arr)
+        n_rows += len(arr)
+    for k in levels:
+        sims[k] = np.mean(macro[k], axis=0)
+    sims["avg"] = np.mean([sims[d] for d in per_domain], axis=0)
+    sims["avg_micro"] = row_sums / n_rows
+    return {k: [float(x) for x in np.quantile(v, [0.025, 0.975])] for k, v in sims.items()}
+
+
+def rmbench_accuracy(rows: list[dict], source: str = "scores", allow_missing: bool = True, seed: int = 0,
+                     resamples: int = DEFAULT_RESAMPLES) -> dict:
+    """Per-domain and overall RM-Bench accuracy (in %), each with its 95% interval.
 
     Domain score = mean(hard, normal, easy) over that domain's rows; safety-refuse and safety-response merge into
     ``safety``. ``easy``/``normal``/``hard``/``avg`` are unweighted means over domains (the official macro
-    average); ``avg_micro`` is the mean over rows of each row's mean(hard, normal, easy).
+    average); ``avg_micro`` is the mean over rows of each row's mean(hard, normal, easy). ``intervals``: the
+    stratified row bootstrap of :func:`rmbench_intervals` (``seed``, ``resamples``).
     """
     if not rows:
         raise EndormError(f"{source}: no rows")
@@ -114,4 +146,7 @@ def rmbench_accuracy(rows: list[dict], source: str = "scores", allow_missing: bo
     out["avg_micro"] = 100 * sum(micro) / len(micro)
     out["n"] = len(rows)
     out["comparisons_with_missing_scores"] = missing
+    out["intervals"] = rmbench_intervals({d: per_domain[d] for d in ordered}, seed, resamples)
+    out["interval_method"] = (f"95% percentile bootstrap, rows resampled within each domain, {resamples} resamples, "
+                              f"seed {seed}")
     return out

@@ -229,10 +229,18 @@ def pairwise_accuracy(score_rows: list[dict]) -> dict:
         per.setdefault(row.get("domain", "all"), []).append(1.0 if x == x and x > 0 else 0.0)
     if not per:
         raise EndormError("no rows")
-    out = {"sources": {s: {"accuracy": 100 * sum(v) / len(v), "n": len(v)} for s, v in per.items()}}
-    total = sum(len(v) for v in per.values())
-    out["weighted_average"] = 100 * sum(sum(v) for v in per.values()) / total
-    out["n"] = total
+    from .stats import wilson_interval
+
+    def rate(v):
+        lo, hi = wilson_interval(sum(v), len(v))
+        return {"accuracy": 100 * sum(v) / len(v), "n": len(v), "interval": [100 * lo, 100 * hi]}
+
+    out = {"sources": {s: rate(v) for s, v in per.items()}}
+    every = [x for v in per.values() for x in v]
+    out["weighted_average"] = 100 * sum(every) / len(every)
+    out["weighted_average_interval"] = rate(every)["interval"]
+    out["n"] = len(every)
+    out["interval_method"] = "95% Wilson score interval (pairs as independent trials)"
     return out
 
 

@@ -7,7 +7,6 @@ import io
 import math
 
 from . import paper
-from .errors import EndormError
 
 METHOD_LABELS = {
     "endorm": "EndoRM",
@@ -29,8 +28,10 @@ def table1_rows(metrics: dict[str, dict], ours_label: str) -> tuple[list[str], l
     columns = ["source", "method", *domains, *paper_domains, *LEVELS, "n"]
     rows = []
     for method, m in metrics.items():
+        ci = m.get("intervals") or {}
         rows.append({"source": ours_label, "method": METHOD_LABELS.get(method, method),
-                     **{d: m.get(d) for d in domains}, **{k: m.get(k) for k in LEVELS}, "n": m.get("n")})
+                     **{d: m.get(d) for d in domains}, **{k: m.get(k) for k in LEVELS}, "n": m.get("n"),
+                     INTERVALS: {c: tuple(ci[c]) for c in (*domains, *LEVELS) if c in ci and c in m}})
     for method in paper.TABLE1:
         values = paper.table1(method)
         rows.append({"source": f"paper ({paper.PAPER_MODEL_TABLE1}, RM-Bench)",
@@ -44,18 +45,58 @@ def _fmt(v) -> str:
     return f"{v:.1f}" if isinstance(v, float) else str(v)
 
 
+# A row's 95% intervals ride in ``row[INTERVALS] = {column: (lo, hi)}``: the CSV gets ``<column>_lo`` and
+# ``<column>_hi`` columns after each column that has one, the Markdown shows ``value [lo, hi]`` in the cell.
+INTERVALS = "intervals"
+
+
+def _csv_columns(columns: list[str], rows: list[dict]) -> list[str]:
+    with_ci = {c for r in rows for c in (r.get(INTERVALS) or {})}
+    return [x for c in columns for x in ((c, f"{c}_lo", f"{c}_hi") if c in with_ci else (c,))]
+
+
+def _csv_cell(row: dict, column: str) -> str:
+    for suffix, k in (("_lo", 0), ("_hi", 1)):
+        base = column.removesuffix(suffix)
+        if column.endswith(suffix) and base in (row.get(INTERVALS) or {}):
+            return _fmt(row[INTERVALS][base][k])
+    return _fmt(row.get(column))
+
+
+def _md_cell(row: dict, column: str) -> str:
+    ci = (row.get(INTERVALS) or {}).get(column)
+    value = _fmt(row.get(column))
+    return f"{value} [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci and value else value
+
+
+def error_bars(rows: list[dict], column: str) -> list[list[float]]:
+    """matplotlib's ``yerr`` (distances below and above each value) from CSV rows with ``<column>_lo/_hi``; 0 where
+    a row has no interval."""
+    def num(r, k):
+        return float(r[k]) if r.get(k) not in (None, "") else float("nan")
+
+    below, above = [], []
+    for r in rows:
+        v, lo, hi = num(r, column), num(r, f"{column}_lo"), num(r, f"{column}_hi")
+        ok = lo == lo and hi == hi and v == v
+        below.append(v - lo if ok else 0.0)
+        above.append(hi - v if ok else 0.0)
+    return [below, above]
+
+
 def to_csv(columns: list[str], rows: list[dict]) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    fields = _csv_columns(columns, rows)
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: _fmt(row.get(c)) for c in columns})
+        writer.writerow({c: _csv_cell(row, c) for c in fields})
     return buf.getvalue()
 
 
 def to_markdown(columns: list[str], rows: list[dict]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
+    lines += ["| " + " | ".join(_md_cell(r, c) for c in columns) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -100,42 +141,3 @@ def write_tables(csv_path, md_path, columns: list[str], rows: list[dict], header
     write_text(csv_path, to_csv(columns, rows))
     body = to_markdown(columns, rows) + ("\n" + "\n".join(f"* {n}" for n in notes) + "\n" if notes else "")
     write_text(md_path, "\n".join(header) + "\n\n" + body)
-
-
-def table3_controls(names: list[str], greedy: dict[str, list[dict]], runs: list[dict], run_samples: list[list[dict]],
-                    best: dict, rl_temperature: float) -> dict:
-    """Table 3's control rows, all on the controls' problems (like with like): the greedy rows restricted to them
-    (``greedy``: {row label: lm-eval sample records}), each sampled run of the base model (its summary in ``runs``,
-    records in ``run_samples``; accuracy = the mean over samples), the reference run at ``rl_temperature`` first,
-    then best-of-N (``best``: :func:`endorm.controls.best_of_n`'s JSON). Accuracies are fractions.
-
-    Returns ``{"rows": [{"finetuning", "decoding", "accuracy": {task: fraction}}], "n": {task: problems},
-    "reference": the rl_temperature run's summary}``; refuses runs on different problems."""
-    keys = {(r["task"], r["id"]) for r in run_samples[0]}
-    if any({(r["task"], r["id"]) for r in s} != keys for s in run_samples[1:]):
-        raise EndormError("the sampled control runs were evaluated on different problems")
-    n = {t: len({i for task, i in keys if task == t}) for t in names}
-    if any(list(r["tasks"]) != names for r in runs) or any(runs[0]["tasks"][t]["n"] != n[t] for t in names):
-        raise EndormError(f"the sampled control runs do not cover the benchmarks {names}")
-    rows = []
-    for label, recs in greedy.items():
-        got = {t: [r["correct"] for r in recs if r["task"] == t and (r["task"], r["id"]) in keys] for t in names}
-        if any(len(got[t]) != n[t] for t in names):
-            raise EndormError(f"{label}: the greedy records do not hold every problem of the controls")
-        rows.append({"finetuning": label, "decoding": "greedy, same problems",
-                     "accuracy": {t: sum(v) / len(v) for t, v in got.items()}})
-    runs = sorted(runs, key=lambda r: (r["options"]["sampling"]["temperature"] != rl_temperature,
-                                       -r["options"]["sampling"]["temperature"]))
-    if runs[0]["options"]["sampling"]["temperature"] != rl_temperature:
-        raise EndormError(f"no sampled control run at the RL temperature {rl_temperature}")
-    for k, run in enumerate(runs):
-        smp = run["options"]["sampling"]
-        what = " (RL's temperature: the reference)" if k == 0 else ""
-        rows.append({"finetuning": "None (base)",
-                     "decoding": f"sampled T={smp['temperature']:g}{what}, mean of {smp['samples']}",
-                     "accuracy": {t: run["tasks"][t]["accuracy"] for t in names}})
-    for n_best, tasks in best["best_of"].items():
-        rows.append({"finetuning": "None (base)",
-                     "decoding": f"best-of-{n_best} by its endogenous reward (T={rl_temperature:g} samples)",
-                     "accuracy": {t: tasks[t]["accuracy"] for t in names}})
-    return {"rows": rows, "n": n, "reference": runs[0]}

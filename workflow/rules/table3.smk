@@ -145,6 +145,7 @@ rule make_table3:
                    category="Table 3: RL on the endogenous reward", labels={"table": "Table 3", "format": "CSV"}),
         md=report(f"{OUT}/math/{{policy}}/table3.md", caption="../report/table3.rst",
                   category="Table 3: RL on the endogenous reward", labels={"table": "Table 3", "format": "Markdown"}),
+        paired=f"{OUT}/math/{{policy}}/table3_paired.csv",
         examples=report(f"{OUT}/math/{{policy}}/examples.md", caption="../report/examples.rst",
                         category="Table 3: RL on the endogenous reward", labels={"table": "Appendix E examples"}),
     params:
@@ -161,6 +162,7 @@ rule make_table3:
 rule plot_table3:
     input:
         csv=f"{OUT}/math/{{policy}}/table3.csv",
+        paired=f"{OUT}/math/{{policy}}/table3_paired.csv",
     output:
         report(f"{OUT}/math/{{policy}}/table3.png", caption="../report/table3_figure.rst",
                category="Table 3: RL on the endogenous reward", labels={"figure": "Table 3 (bars)"}),

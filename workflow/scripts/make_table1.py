@@ -19,7 +19,8 @@ with redirect_to(snakemake.log[0]):
         + (f", {data.get('embedded')}" if data["source"] == "embedded" else "") + ").",
         f"* Reward options: {opts['reward']}; prompt format: {opts['format']}.",
         "* Metric: RM-Bench's official 3x3 accuracy (strict >, ties lose); domain = mean(easy, normal, hard); "
-        "easy/normal/hard/avg = unweighted means over domains; avg_micro = mean over rows.",
+        "easy/normal/hard/avg = unweighted means over domains; avg_micro = mean over rows. Brackets: "
+        f"{next(iter(metrics.values())).get('interval_method', '95% interval')}.",
         "* **Paper**: the paper's Table 1 as printed (Qwen2.5-7B-Instruct on the real RM-Bench; trained-RM rows are "
         "the RM-Bench paper's numbers). Its EndoRM Avg (70.2) is not the mean of its domain columns (71.45).",
     ]

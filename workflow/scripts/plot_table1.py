@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from endorm.io import atomic_path  # noqa: E402
 from endorm.logs import redirect_to  # noqa: E402
+from endorm.tables import error_bars  # noqa: E402
 
 with redirect_to(snakemake.log[0]):
     with open(snakemake.input.csv) as f:
@@ -21,19 +22,20 @@ with redirect_to(snakemake.log[0]):
     x = list(range(len(methods)))
     ax = axes[0]
     bars = ax.bar([i - 0.2 for i in x], [val(r, "avg") for r in ours], 0.4, label=ours[0]["source"],
-                  color="#1f77b4")
-    ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
+                  color="#1f77b4", yerr=error_bars(ours, "avg"), capsize=3, error_kw={"lw": 0.8})
+    ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1, label_type="center", color="white")
     pbars = ax.bar([i + 0.2 for i in x], [val(paper.get(m), "avg") for m in methods], 0.4,
                    label=next(iter(paper.values()))["source"], color="#cccccc", edgecolor="black", hatch="//")
     ax.bar_label(pbars, fmt="%.1f", fontsize=7, padding=1)
-    ax.set_title("Average accuracy (official macro average)")
+    ax.set_title("Average accuracy (official macro average); whiskers: 95% interval")
     ax.set_ylabel("accuracy (%)")
     ax2 = axes[1]
     colors = {"easy": "#2ca02c", "normal": "#ff7f0e", "hard": "#d62728"}
     for k, level in enumerate(("easy", "normal", "hard")):
         pos = [i + (k - 1) * 0.27 for i in x]
-        b = ax2.bar(pos, [val(r, level) for r in ours], 0.27, color=colors[level], label=f"ours: {level}")
-        ax2.bar_label(b, fmt="%.0f", fontsize=6, padding=1)
+        b = ax2.bar(pos, [val(r, level) for r in ours], 0.27, color=colors[level], label=f"ours: {level}",
+                    yerr=error_bars(ours, level), capsize=2, error_kw={"lw": 0.7})
+        ax2.bar_label(b, fmt="%.0f", fontsize=6, padding=1, label_type="center")
         ax2.scatter(pos, [val(paper.get(m), level) for m in methods], marker="_", s=250, color="black", zorder=3,
                     linewidths=2, label="paper (same level)" if k == 0 else None)
     ax2.set_title("Easy / normal / hard: bars ours, black ticks the paper's")

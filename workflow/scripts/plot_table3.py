@@ -1,5 +1,6 @@
-"""Table 3 as bars: base vs RL per benchmark (ours); the controls on their problems (when the table has them); the
-paper's base and RL beside where it reports one."""
+"""Table 3 as a forest plot: each row's accuracy with its 95% interval, one panel per benchmark and one for the
+average (the paper's rows where it reports the benchmark), beside the paired comparisons on the same problems
+(difference in accuracy points with its 95% paired bootstrap interval)."""
 import csv
 import math
 
@@ -10,47 +11,91 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from endorm.io import atomic_path  # noqa: E402
 from endorm.logs import redirect_to  # noqa: E402
+from endorm.table3 import ALL, display_names  # noqa: E402
+
+STYLE = {"ours": ("#1f77b4", "o"), "controls": ("#d95f02", "o"), "paper": ("#555555", "D")}
+
+
+def num(r, c):
+    return float(r[c]) if r.get(c) not in (None, "") else math.nan
+
+
+def block(source):
+    return "paper" if source.startswith("paper") else "controls" if source.startswith("ours, controls") else "ours"
+
+
+def short(r):
+    who = block(r["source"])
+    label = ("paper: " if who == "paper" else "") + r["finetuning"]
+    if r.get("decoding"):
+        label += ": " + (r["decoding"].replace(" by its endogenous reward", " by own reward")
+                         .replace(" (RL's temperature: the reference)", " (reference)")
+                         .replace(" (a ceiling, not a method)", " (ceiling)"))
+    return label
+
 
 with redirect_to(snakemake.log[0]):
     with open(snakemake.input.csv) as f:
         rows = list(csv.DictReader(f))
-    cols = [c for c in rows[0] if c not in ("source", "finetuning", "decoding")]
-    val = lambda r, c: float(r[c]) if r.get(c) not in (None, "") else math.nan  # noqa: E731
-    counts = lambda source: next((r for r in rows if r["source"] == source), {})  # noqa: E731
-    panels = []
-    for who, prefix, n_row in (("ours", "ours (", "ours: n problems"),
-                               ("controls", "ours, controls (", "ours, controls: n problems"),
-                               ("paper", "paper", None)):
-        group = [r for r in rows if r["source"].startswith(prefix)]
-        names = [c for c in cols if group and not math.isnan(val(group[0], c))]
-        if names:
-            panels.append((who, names, group, counts(n_row) if n_row else {}))
-    widths = [max(6.5, 0.9 * len(names) * max(2, len(group)) / 2) for _, names, group, _ in panels]
-    # one panel per row: side by side, three panels of up to eight bar groups made a figure too wide to read
-    fig, axes = plt.subplots(len(panels), 1, figsize=(max(10.0, max(widths)), 3.9 * len(panels) + 0.6),
-                             squeeze=False)
-    palette = ("#9e9e9e", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
-    for ax, (who, names, group, n) in zip(axes[:, 0], panels):
-        x = list(range(len(names)))
-        width = 0.8 / len(group)
-        for k, r in enumerate(group):
-            label = r["finetuning"] + (f": {r['decoding']}" if r.get("decoding") else "")
-            b = ax.bar([i + (k - (len(group) - 1) / 2) * width for i in x], [val(r, c) for c in names], width,
-                       color=palette[k % len(palette)], label=label,
-                       edgecolor="black" if who == "paper" else None, hatch="//" if who == "paper" else None)
-            ax.bar_label(b, fmt="%.1f", fontsize=6, padding=1)
-        ax.set_xticks(x)
-        ax.set_xticklabels([f"{c}\n(n={n[c]})" if n.get(c) else c for c in names], fontsize=8)
-        ax.set_ylabel("accuracy (%)")
-        top = max([val(r, c) for r in group for c in names if not math.isnan(val(r, c))] + [1.0])
-        ax.set_ylim(0, min(100, max(10.0, top * 1.25 + 2)))  # all-zero bars still read as 0%
-        title = group[0]["source"] + ("\nall on the same problems (n per benchmark below)" if who == "controls" else "")
-        ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        ax.grid(axis="y", alpha=0.3)
-    fig.suptitle("Table 3: zero-shot math accuracy, base vs RL on the model's own endogenous reward"
-                 + (", with controls that need no training" if any(p[0] == "controls" for p in panels) else ""),
+    with open(snakemake.input.paired) as f:
+        paired = list(csv.DictReader(f))
+    skip = ("source", "finetuning", "decoding")
+    cols = [c for c in rows[0] if c not in skip and not c.endswith(("_lo", "_hi"))]
+    counts = {block(r["source"]): r for r in rows if r["source"].endswith("n problems")}
+    shown = [r for r in rows if not r["source"].endswith("n problems")]
+    panels = [c for c in cols if any(not math.isnan(num(r, c)) for r in shown if block(r["source"]) != "paper")]
+    labels = display_names([c for c in panels if c != "avg"])
+    per_panel = [[r for r in shown if not math.isnan(num(r, c))] for c in panels]
+    height = sum(0.32 * len(p) + 0.9 for p in per_panel)
+    comparisons = list(dict.fromkeys(p["comparison"] for p in paired))
+    fig = plt.figure(figsize=(15, max(6.0, height)))
+    grid = fig.add_gridspec(len(panels), 2, width_ratios=[1.0, 1.05], height_ratios=[len(p) + 1.5 for p in per_panel],
+                            wspace=0.75, hspace=0.55)
+    for k, (c, group) in enumerate(zip(panels, per_panel)):
+        ax = fig.add_subplot(grid[k, 0])
+        for y, r in enumerate(group):
+            color, marker = STYLE[block(r["source"])]
+            v, lo, hi = num(r, c), num(r, f"{c}_lo"), num(r, f"{c}_hi")
+            if not math.isnan(lo):
+                ax.plot([lo, hi], [y, y], color=color, lw=1.6)
+            ax.plot([v], [y], marker=marker, color=color, ms=6, mfc="white" if block(r["source"]) == "paper" else color)
+            ax.annotate(f"{v:.1f}", (v, y), xytext=(4, 4), textcoords="offset points", fontsize=7, color=color)
+        ax.set_yticks(range(len(group)))
+        ax.set_yticklabels([short(r) for r in group], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(-2, 102)
+        ax.grid(axis="x", alpha=0.3)
+        n_ours, n_ctl = counts.get("ours", {}).get(c), counts.get("controls", {}).get(c)
+        sizes = "" if c == "avg" else (f" (n = {n_ours} problems" + (f"; controls on {n_ctl}" if n_ctl else "") + ")")
+        ax.set_title(("Average over benchmarks" if c == "avg" else labels.get(c, c)) + sizes, fontsize=9, loc="left")
+        if k == len(panels) - 1:
+            ax.set_xlabel("accuracy (%), 95% interval")
+    ax = fig.add_subplot(grid[:, 1])
+    benches = list(dict.fromkeys(p["benchmark"] for p in paired))
+    colors = plt.get_cmap("tab10")
+    offset = {b: (i - (len(benches) - 1) / 2) * 0.8 / max(1, len(benches)) for i, b in enumerate(benches)}
+    for y, comp in enumerate(comparisons):
+        for p in (p for p in paired if p["comparison"] == comp):
+            b = p["benchmark"]
+            d, lo, hi = num(p, "difference"), num(p, "difference_lo"), num(p, "difference_hi")
+            color = "black" if b == ALL else colors(benches.index(b) % 10)
+            yy = y + offset[b]
+            ax.plot([lo, hi], [yy, yy], color=color, lw=2.2 if b == ALL else 1.2)
+            ax.plot([d], [yy], "o", color=color, ms=6 if b == ALL else 4)
+    for b in benches:
+        ax.plot([], [], "o-", color="black" if b == ALL else colors(benches.index(b) % 10),
+                label=("all problems pooled" if b == ALL else display_names([b]).get(b, b)))
+    ax.axvline(0, color="grey", lw=1, ls="--")
+    ax.set_yticks(range(len(comparisons)))
+    ax.set_yticklabels([c.replace(" - ", "\nminus ") for c in comparisons], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("difference in accuracy points, 95% paired bootstrap interval (right of 0: the first named is better)")
+    ax.set_title("Paired comparisons on the same problems: an interval that crosses 0 is no evidence", fontsize=9,
+                 loc="left")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.06 * 6 / max(6.0, height)), ncol=4,
+              frameon=False)
+    fig.suptitle("Table 3: zero-shot math accuracy before and after RL on the model's own endogenous reward",
                  fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
     with atomic_path(snakemake.output[0]) as tmp:
-        fig.savefig(tmp, dpi=130, format="png", bbox_inches="tight")  # the legends sit right of the axes
+        fig.savefig(tmp, dpi=120, format="png", bbox_inches="tight")
