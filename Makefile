@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the configuration `make prefetch` fetches for
+CONFIG ?= config/paper.yaml
 
-.PHONY: run test setup report dry-run clean
+.PHONY: run test setup report dry-run prefetch clean
 
 $(STAMP): envs/requirements.txt envs/assets.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +30,10 @@ report: $(STAMP)
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake -n --configfile config/paper.yaml
+
+# every model and data set CONFIG downloads, on this machine (a login node with network): docs/cluster.md
+prefetch: $(STAMP)
+	$(BIN)/snakemake prefetch --cores 4 --configfile $(CONFIG)
 
 clean:
 	rm -rf results logs benchmarks/*/ .snakemake report.html

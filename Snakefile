@@ -74,3 +74,10 @@ rule all:
     input:
         all_outputs(),
     default_target: True
+
+
+# Every model and data set the config downloads (Hub, GitHub), fetched on a machine with network before the compute
+# jobs, which then need none: `snakemake --configfile config/paper.yaml --cores 4 prefetch` (docs/cluster.md).
+rule prefetch:
+    input:
+        prefetch_outputs(),

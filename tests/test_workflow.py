@@ -80,6 +80,55 @@ def test_paper_config_plans_rl_and_math_eval_on_gpus(tmp_path):
     assert "controls/base-t1/samples.jsonl" in out and "controls/base-t0.6/summary.json" in out
 
 
+def test_prefetch_plans_exactly_the_downloads(tmp_path):
+    """`snakemake prefetch` (on a login node with network) plans every download of paper.yaml and nothing else."""
+    out = snakemake(["prefetch", "-n", "--cores", "4", "--configfile", str(ROOT / "config/paper.yaml")], tmp_path)
+    assert job_counts(out) == {"prepare_model": 2, "prepare_preferences": 1, "prepare_dsp": 1,
+                               "prepare_multifaceted": 1, "prepare_rl_prompts": 1, "prepare_math_eval": 5,
+                               "prefetch": 1, "total": 12}
+    for path in ("results/models/qwen2.5-7b-instruct", "results/models/qwen2.5-math-7b",
+                 "results/paper/multifaceted/preferences.jsonl", "results/paper/math/data/olympiadbench.jsonl"):
+        assert path in out
+    # the embedded default downloads nothing: the target is empty
+    assert job_counts(snakemake(["prefetch", "-n", "--cores", "4"], tmp_path)) == {"prefetch": 1, "total": 1}
+
+
+PAPER = ["--configfile", str(ROOT / "config/paper.yaml")]
+
+
+def test_rl_on_fewer_gpus_than_it_needs_is_refused(tmp_path):
+    """Snakemake lowers train_rl's 8 GPUs to the global limit without a word; the plan refuses instead."""
+    proc = subprocess.run(SNAKEMAKE + ["-n", *PAPER, "--resources", "gpu=1"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    out = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0
+    for words in ("rule train_rl needs 8 GPUs", "given gpu=1", "rl.gpus is 8", "float32 master weights",
+                  "reference copy", "frozen reward model", "--resources gpu=8"):
+        assert words in out, words
+    # a real run is refused before its first job (no download started, nothing written)
+    proc = subprocess.run(SNAKEMAKE + ["--cores", "1", *PAPER, "--resources", "gpu=1"], cwd=tmp_path,
+                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode != 0 and "rule train_rl needs 8 GPUs" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+    # one-GPU jobs on no GPU at all
+    proc = subprocess.run(SNAKEMAKE + ["-n", *PAPER, "--resources", "gpu=0"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert proc.returncode != 0 and "needs 1 GPU but this run was given gpu=0" in proc.stdout + proc.stderr
+
+
+def test_plans_that_hold_every_stage_go_through(tmp_path):
+    """Enough GPUs, no limit (the default profile), one stage that fits, or the SLURM profile: no refusal."""
+    rl = next(b for b in snakemake(["-n", *PAPER, "--resources", "gpu=8"], tmp_path).split("rule ")[1:]
+              if b.startswith("train_rl:"))
+    assert "gpu=8" in rl
+    table1 = snakemake(["-n", *PAPER, "--resources", "gpu=1", "--",
+                        "results/paper/rmbench/qwen2.5-7b-instruct/table1.md"], tmp_path)
+    assert "train_rl" not in job_counts(table1) and job_counts(table1)["score_likelihood"] == 1
+    slurm = job_counts(snakemake(["-n", *PAPER, "--workflow-profile", str(ROOT / "workflow/profiles/slurm")],
+                                 tmp_path))
+    assert slurm["train_rl"] == 1 and slurm["total"] == 54
+
+
 def test_bad_config_is_refused(tmp_path):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("reward:\n  terminal: sometimes\n")

@@ -3,6 +3,8 @@
 # lives.
 import re
 
+from snakemake.exceptions import WorkflowError
+
 from endorm.methods import JUDGE_METHODS, LIKELIHOOD_METHODS  # torch-free: parsed by every job
 from endorm.tokenview import comparison_names  # torch-free
 
@@ -65,9 +67,42 @@ wildcard_constraints:
     temperature="|".join(map(re.escape, control_temperatures())) or "none",
 
 
+def gpu_request(needed, why, remedy):
+    """A job's `gpu` resource: `needed` GPUs, refused when the run was given fewer (`--resources gpu=N`).
+
+    Snakemake lowers a job's request to the global limit without a word (the 7B RL job would start on one GPU under
+    `--resources gpu=1`). This stops the plan instead, naming the rule, what it needs and why. Snakemake evaluates it
+    when a dry run lists the job; `onstart` below evaluates it before a real run starts any job. With no `gpu` limit
+    (the SLURM profile: each job asks SLURM for its own GPUs) there is nothing to compare.
+    """
+    if not needed:
+        return 0
+
+    def gpu(wildcards, rulename):
+        given = workflow.global_resources.get("gpu").value
+        if given is not None and given < needed:
+            raise WorkflowError(
+                f"rule {rulename} needs {needed} GPU{'s' if needed > 1 else ''} but this run was given gpu={given} "
+                f"(--resources gpu={given}); Snakemake would quietly run it on {given}. Why it needs them: {why}. "
+                f"{remedy}")
+        return needed
+
+    return gpu
+
+
+# Evaluate every planned job's resources before the first job starts: without this, Snakemake evaluates a job's
+# resources only when the job becomes ready, so gpu_request would refuse the RL job hours into the run.
+onstart:
+    for job in workflow.dag.needrun_jobs():
+        job.resources
+
+
 def gpu_resources():
     """Generic resources of a model-running job: a GPU at paper scale, none on the embedded default."""
-    return dict(gpu=1 if COMPUTE["gpu_mem_mb"] else 0, mem_mb=COMPUTE["gpu_mem_mb"] or 8000)
+    mb = COMPUTE["gpu_mem_mb"]
+    why = f"compute.gpu_mem_mb is {mb}, so its model runs on a GPU"
+    remedy = "Pass --resources gpu=N with the N GPUs of this machine, or set compute.gpu_mem_mb: 0 to run on the CPU."
+    return dict(gpu=gpu_request(1 if mb else 0, why, remedy), mem_mb=mb or 8000)
 
 
 def score_params(suite, methods=()):
@@ -75,6 +110,26 @@ def score_params(suite, methods=()):
     caps = config[suite].get("max_rows_per_domain", {})  # dsp has none
     return dict(max_rows_per_domain={m: caps[m] for m in methods if m in caps}, compute=COMPUTE,
                 reward=config["reward"], format=config["format"], judge=config["judge"])
+
+
+# Sources that download: the Hugging Face Hub and pinned files on GitHub.
+REMOTE_SOURCES = ("hub", "github")
+
+
+def prefetch_outputs():
+    """rule prefetch: the output of every step that downloads (a model, a data set), so that no later job needs the
+    network. The sections' conditions are the Snakefile's (which rule files are included)."""
+    outs = [f"results/models/{m}" for m, spec in config["models"].items() if spec["source"] in REMOTE_SOURCES]
+    for name, rows in (("rmbench", "rmbench/preferences.jsonl"), ("dsp", "dsp/dsp.json"),
+                       ("multifaceted", "multifaceted/preferences.jsonl")):
+        if section(name) and config[name]["data"]["source"] in REMOTE_SOURCES:
+            outs.append(f"{OUT}/{rows}")
+    if section("rl") and config["rl"]["data"]["source"] in REMOTE_SOURCES:
+        outs.append(f"{OUT}/rl/{config['rl']['policy']}/prompts.jsonl")
+    if section("rl") and section("math_eval"):
+        outs += [f"{OUT}/math/data/{name}.jsonl" for name, spec in math_benchmarks().items()
+                 if spec["source"] in REMOTE_SOURCES]
+    return outs
 
 
 def all_outputs():

@@ -43,7 +43,14 @@ rule train_rl:
     threads: COMPUTE["threads"]
     resources:
         # GPUs of the RL job: rl.gpus at paper scale (one node, accelerate), none on the embedded default
-        gpu=RL["gpus"] if COMPUTE["gpu_mem_mb"] else 0,
+        gpu=gpu_request(
+            RL["gpus"] if COMPUTE["gpu_mem_mb"] else 0,
+            f"rl.gpus is {RL['gpus']}: the GPUs of one node hold {RL['policy']}'s float32 master weights, gradients "
+            "and AdamW moments (sharded over them by FSDP), TRL's reference copy and the frozen reward model, and "
+            "the batch is rl.per_device_batch x rl.gradient_accumulation x GPUs",
+            f"Pass --resources gpu={RL['gpus']} on a node with {RL['gpus']} GPUs or use the SLURM profile "
+            "(docs/cluster.md); lower rl.gpus only if fewer GPUs hold the model (it also shrinks the batch); or "
+            "leave RL out by naming the outputs you want as targets."),
         mem_mb=RL["mem_mb"],
         runtime=RL["runtime_min"],
     log:
