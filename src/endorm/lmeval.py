@@ -66,6 +66,61 @@ class Sampling:
                 "top_k": int(self.top_k)}
 
 
+def continuous_hflm(**kwargs):
+    """lm-eval's ``HFLM`` whose generation runs :func:`endorm.generation.generate_many` (continuous batching: a
+    finished row leaves the batch at once, a repeated prompt is prefilled once, each row samples from its own
+    seeded generator) instead of ``transformers``' ``generate``. ``max_batch`` (rows in flight) takes the place of
+    lm-eval's batch size, which is set so that every request of a generation setting arrives in one call. Greedy
+    continuations equal ``generate``'s; everything else (prompts, chat template, stop strings, post-processing,
+    grading) is lm-eval's. ``lm.generation_stats`` collects each call's token counts and seconds."""
+    import torch
+    from lm_eval.models.huggingface import HFLM
+
+    from .generation import generate_many
+
+    class ContinuousHFLM(HFLM):
+        def __init__(self, *, max_batch: int, **kw):
+            super().__init__(batch_size=1 << 30, **kw)
+            self.max_batch = int(max_batch)
+            self.generation_stats: list[dict] = []
+
+        def _model_generate(self, context, max_length, stop, **generation_kwargs):
+            mask = generation_kwargs.pop("attention_mask", None)
+            if mask is None:
+                mask = torch.ones_like(context)
+            sample = bool(generation_kwargs.get("do_sample")) and float(generation_kwargs.get("temperature") or 0) > 0
+            prompts = [row[m.bool()].tolist() for row, m in zip(context.cpu(), mask.cpu())]
+            tok = self.tokenizer
+            eos = self.model.generation_config.eos_token_id
+            stop_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+            strings = []
+            for s in stop:
+                ids = tok.encode(s, add_special_tokens=False)
+                (stop_ids.add(ids[0]) if len(ids) == 1 else strings.append(s))
+            longest = max((len(tok.encode(s, add_special_tokens=False)) for s in strings), default=0) + 2
+
+            def stop_check(ids):  # multi-token stop strings: lm-eval cuts the text at the first one anyway
+                return any(s in tok.decode(ids[-longest:]) for s in strings)
+
+            # one seed per row from lm-eval's seeded torch generator: rows keep their samples whatever max_batch
+            seeds = torch.randint(0, 2 ** 62, (len(prompts),)).tolist() if sample else None
+            out, stats = generate_many(
+                self.model, prompts, max_new_tokens=max_length - context.shape[1], stop_ids=sorted(stop_ids),
+                temperature=float(generation_kwargs["temperature"]) if sample else 0.0,
+                top_k=int(generation_kwargs.get("top_k") or 0), top_p=float(generation_kwargs.get("top_p") or 1.0),
+                seeds=seeds, max_batch=self.max_batch, stop_check=stop_check if strings else None,
+                pad_id=tok.pad_token_id or 0)
+            self.generation_stats.append({**stats, "rows": len(prompts), "sampled": sample})
+            width = max((len(o) for o in out), default=0)
+            full = torch.full((len(out), context.shape[1] + width), tok.pad_token_id or 0, dtype=torch.long)
+            full[:, :context.shape[1]] = context.cpu()
+            for i, o in enumerate(out):
+                full[i, context.shape[1]:context.shape[1] + len(o)] = torch.tensor(o, dtype=torch.long)
+            return full
+
+    return ContinuousHFLM(**kwargs)
+
+
 def task_names() -> list[str]:
     """Benchmarks with a task YAML in ``workflow/lm_eval_tasks``."""
     return sorted(p.stem for p in TASKS_DIR.glob("*.yaml"))
@@ -209,10 +264,8 @@ def evaluate(model_dir: str | os.PathLike, tasks: dict[str, str | os.PathLike], 
     if device in (None, "", "auto"):
         device = "cuda" if torch.cuda.is_available() else "cpu"
         options["device"] = f"auto ({device})"
-    from lm_eval.models.huggingface import HFLM
-
     start = time.perf_counter()
-    lm = HFLM(pretrained=str(model_dir), dtype=dtype, batch_size=batch_size, device=device)
+    lm = continuous_hflm(pretrained=str(model_dir), dtype=dtype, max_batch=batch_size, device=device)
     # lm-eval bounds generation with max_length = prompt + max_gen_toks; a max_new_tokens in the model's own
     # generation_config.json (Qwen2.5-Math-7B's: 2048) takes precedence in `generate` and would ignore max_gen_toks.
     lm.model.generation_config.max_new_tokens = None
@@ -229,6 +282,8 @@ def evaluate(model_dir: str | os.PathLike, tasks: dict[str, str | os.PathLike], 
         summary[name] = {**_task_summary(recs, sampling), "n_rows": len(rows_by_task[name]),
                          "lm_eval_task": task, "rows": str(Path(tasks[name]).resolve())}
         records += recs
-    out = {"tasks": summary, "options": options, "model": str(model_dir), "wall_s": round(wall, 2),
+    gen = {k: sum(s[k] for s in lm.generation_stats) for k in ("prompt_tokens", "generated_tokens", "seconds")}
+    gen["generated_tokens_per_s"] = round(gen["generated_tokens"] / gen["seconds"], 2) if gen["seconds"] else None
+    out = {"tasks": summary, "options": options, "model": str(model_dir), "wall_s": round(wall, 2), "generation": gen,
            "lm_eval_version": package_version("lm_eval"), "math_verify_version": package_version("math-verify")}
     return {**out, "samples": records}
