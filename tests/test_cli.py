@@ -44,6 +44,11 @@ def test_score_writes_rows_in_input_order_with_provenance(tiny_dir, tmp_path, ca
     assert main(["rmbench-metrics", "--scores", str(out), "--output", str(metrics)]) == 2
     assert f"{out}, row 2: RM-Bench rows need a 3x3 comparison matrix, got 1x1" in capsys.readouterr().err
     assert not metrics.exists()
+    # `endorm accuracy` takes any shape: row b is 3x3 (9 comparisons), row a one pair
+    assert main(["accuracy", str(out), "--json", "--output", str(metrics), "--resamples", "100"]) == 0
+    acc = json.loads(capsys.readouterr().out)
+    assert acc["overall"]["comparisons"] == 10 and set(acc["domains"]) == {"math", "chat"}
+    assert acc["interval"]["method"] == "bootstrap" and json.loads(metrics.read_text()) == acc
 
 
 def test_rmbench_metrics_cli(tmp_path):

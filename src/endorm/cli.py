@@ -14,7 +14,7 @@ import math
 import sys
 import time
 
-from .defaults import DEFAULT_BATCH_TOKENS
+from .defaults import DEFAULT_BATCH_TOKENS, DEFAULT_RESAMPLES
 from .errors import EndormError
 
 log = logging.getLogger("endorm")
@@ -245,6 +245,45 @@ def cmd_rmbench_metrics(args) -> None:
     sys.stdout.write("\n")
 
 
+def accuracy_table(metrics: dict, source: str) -> str:
+    """``endorm accuracy``'s terminal table: one line per domain and the overall line, with the interval's method."""
+    ties = "ties count half" if metrics["ties"] == "half" else "strict >, ties lose"
+    lines = [f"accuracy of {source} ({ties})", "",
+             f"{'domain':<20} {'rows':>6} {'comparisons':>11} {'accuracy':>9}  95% interval"]
+    groups = list(metrics["domains"].items()) if len(metrics["domains"]) > 1 else []
+    for name, m in groups + [("all", metrics["overall"])]:
+        lines.append(f"{name:<20} {m['rows']:>6} {m['comparisons']:>11} {m['accuracy']:>8.1f}%  "
+                     f"[{m['ci_low']:.1f}, {m['ci_high']:.1f}]")
+    iv = metrics["interval"]
+    if iv["method"] == "wilson":
+        lines.append("\ninterval: Wilson score interval of the proportion of pairs won (one comparison per row)")
+    else:
+        lines.append(f"\ninterval: percentile bootstrap over rows ({iv['resamples']} resamples, seed {iv['seed']}): "
+                     "a row's chosen-rejected comparisons are not independent")
+    missing = metrics["overall"]["missing"]
+    if missing:
+        lines.append(f"{missing} comparison(s) with a missing score counted as lost")
+    return "\n".join(lines)
+
+
+def cmd_accuracy(args) -> None:
+    from .io import check_outputs, read_jsonl, write_json
+    from .metrics import pair_accuracy
+
+    if args.output:
+        check_outputs([args.output], [args.scores])
+    metrics = pair_accuracy(read_jsonl(args.scores), args.scores, ties=args.ties, allow_missing=args.allow_missing,
+                            seed=args.seed, resamples=args.resamples)
+    metrics = {"scores": args.scores, "unit": "%", **metrics}
+    if args.output:
+        write_json(args.output, metrics)
+    if args.json:
+        json.dump(metrics, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(accuracy_table(metrics, args.scores))
+
+
 def cmd_prepare_model(args) -> None:
     from .assets import prepare_model
     from .io import check_outputs
@@ -347,6 +386,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="count missing (null) scores as lost comparisons (the judges' parse failures) instead of "
                         "refusing them")
     p.set_defaults(func=cmd_rmbench_metrics)
+
+    p = command("accuracy", help="accuracy with a 95%% interval of any scores file, overall and by domain",
+                description="Accuracy of a scores file (endorm score's output, or any JSONL with score_chosen/"
+                            "score_rejected lists or a pair_margin matrix): a comparison is won when the chosen "
+                            "response scores strictly higher. One response per side: Wilson score interval over "
+                            "pairs; several per side (RM-Bench's 3x3): percentile bootstrap over rows.")
+    p.add_argument("scores", help="scores JSONL")
+    p.add_argument("--ties", default="lose", choices=["lose", "half"],
+                   help="an exact tie loses (default, as RM-Bench) or counts half")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="count missing (null) scores as lost comparisons instead of refusing them")
+    p.add_argument("--resamples", type=int_at_least(100), default=DEFAULT_RESAMPLES,
+                   help=f"bootstrap resamples when rows hold several comparisons (default {DEFAULT_RESAMPLES})")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--output", default=None, help="also write the JSON to this file")
+    p.set_defaults(func=cmd_accuracy)
 
     p = command("bench", help="time the floor forward pass, the engine and the common-way scorer")
     p.add_argument("--model", default=None, help="model folder")
