@@ -208,10 +208,10 @@ def test_real_model_token_rewards_match_logits(smol_dir, capsys):
     from endorm.loading import load_model
 
     assert main(["token-rewards", "--model", str(smol_dir), "--prompt", "What is 12 times 3?",
-                 "--response", "12 times 3 is 36.", "--threads", "2"]) == 0
+                 "--response", "12 times 3 is 36.", "--threads", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["prompt"].startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
-    assert out["tokens"][-1]["token"] == "<|im_end|>"
+    assert out["tokens"][-1]["text"] == "<|im_end|>"
     model, _ = load_model(smol_dir)
     ids = [t["token_id"] for t in out["tokens"]]
     q, v, lp = brute_force(model, out["prompt_ids"], ids, 1.0)

@@ -89,12 +89,25 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int_at_least(1), default=None, help="CPU threads for torch")
 
 
-def _add_format_args(p: argparse.ArgumentParser) -> None:
+class DeprecatedAlias(argparse.Action):
+    """An old option spelling kept working: stores into the new option's ``dest`` and says so on stderr."""
+
+    def __init__(self, *args, new: str, **kw):
+        super().__init__(*args, **kw)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"endorm: warning: {option_string} is deprecated here; use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def _add_format_args(p: argparse.ArgumentParser, system_prompt: bool = True) -> None:
     p.add_argument("--alpha", type=positive_float, default=1.0, help="soft-Q temperature (default 1)")
     p.add_argument("--terminal", default="zero", choices=["zero", "bootstrap"],
                    help="value after the last token: zero (paper) or bootstrap")
-    p.add_argument("--system-prompt", default=None,
-                   help="system message when a row has none (default: the chat template's own)")
+    if system_prompt:
+        p.add_argument("--system-prompt", default=None,
+                       help="system message when a row has none (default: the chat template's own)")
     p.add_argument("--no-chat-template", action="store_true", help="score raw text, without the chat template")
     p.add_argument("--no-score-eot", action="store_true", help="do not append and score the end-of-turn token")
     p.add_argument("--eot-token", default=None, help="end-of-turn token (default: found from the chat template)")
@@ -111,7 +124,7 @@ def add_aggregation_args(p: argparse.ArgumentParser) -> None:
 def _format(args):
     from .encoding import PromptFormat
 
-    return PromptFormat(chat_template=not args.no_chat_template, system_prompt=args.system_prompt,
+    return PromptFormat(chat_template=not args.no_chat_template, system_prompt=getattr(args, "system_prompt", None),
                         score_eot=not args.no_score_eot, eot_token=args.eot_token, max_length=args.max_length,
                         overflow=args.overflow)
 
@@ -191,46 +204,51 @@ def _check_text_inputs(prompt: str, response: str, system: str | None) -> None:
 
 def cmd_token_rewards(args) -> None:
     from .engine import Scorer
-    from .reward import RewardOptions, aggregate
+    from .io import check_outputs
+    from .reward import aggregate
+    from .tokenview import response_summary, token_records, token_table
 
     for response in args.response:
         _check_text_inputs(args.prompt, response, args.system)
-    if args.html:
-        from .io import check_outputs
-
-        check_outputs([args.html], what="--html")
+    files = {"--html": args.html, "--png": args.png}
+    if any(files.values()):
+        check_outputs([f for f in files.values() if f], what=" / ".join(k for k, f in files.items() if f))
     model, tokenizer = _load(args)
     scorer = Scorer(model, tokenizer, _format(args), progress=False)
     all_stats = scorer.token_stats([(args.prompt, r, args.system) for r in args.response], args.alpha)
-    outs = []
-    for stats in all_stats:
-        rewards = stats.rewards(args.terminal)
-        tokens = [{"token_id": t, "token": tokenizer.convert_ids_to_tokens(t), "q": q, "logprob": lp, "value": v,
-                   "reward": r}
-                  for t, q, lp, v, r in zip(stats.token_ids, stats.q, stats.logprobs, stats.values, rewards)]
-        opts = RewardOptions(args.alpha, args.terminal)
-        outs.append({"prompt": scorer.encoder.render(args.prompt, args.system), "prompt_ids": stats.prompt_ids,
-                     "alpha": args.alpha, "terminal": args.terminal, "final_value": stats.values[-1],
-                     "tokens": tokens, "total": aggregate(rewards, opts.aggregation),
-                     "logprob_total": sum(stats.logprobs)})
-    json.dump(outs[0] if len(outs) == 1 else outs, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
-    if args.html:
-        _write_token_html(args, scorer, all_stats)
-
-
-def _write_token_html(args, scorer, all_stats) -> None:
-    """--html: the responses' per-token r_h, log pi and V as heat strips under the text, one self-contained page."""
-    from .io import write_text
-    from .tokenview import render_html, response_summary, token_records
-
+    prompt = scorer.encoder.render(args.prompt, args.system)
     responses = [{"label": f"response {k + 1}", "summary": response_summary(s, args.terminal),
-                  "tokens": token_records(s, scorer.tokenizer, args.terminal)} for k, s in enumerate(all_stats)]
+                  "tokens": token_records(s, tokenizer, args.terminal)} for k, s in enumerate(all_stats)]
+    if args.json:
+        outs = [{"prompt": prompt, "prompt_ids": s.prompt_ids, "alpha": args.alpha, "terminal": args.terminal,
+                 "tokens": r["tokens"], "total": aggregate(s.rewards(args.terminal), "sum"),
+                 "logprob_total": sum(s.logprobs), "value_after_last_token": s.values[-1]}
+                for s, r in zip(all_stats, responses)]
+        json.dump(outs[0] if len(outs) == 1 else outs, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(token_table(responses))
+    if args.html or args.png:
+        _write_token_views(args, prompt, responses)
+
+
+def _write_token_views(args, prompt: str, responses: list[dict]) -> None:
+    """--html: one self-contained page; --png: one figure; both the responses' tokens with r_h, log pi and V as heat
+    strips under the text, on shared colour scales."""
+    from .io import write_text
+    from .tokenview import draw_png, render_html, scales
+
+    sc = scales([r["tokens"] for r in responses])
     intro = [f"model {args.model} ({args.dtype}); alpha {args.alpha:g}; terminal {args.terminal}"]
-    section = {"heading": "endogenous reward per token", "prompt": scorer.encoder.render(args.prompt, args.system),
-               "responses": responses}
-    write_text(args.html, render_html("endorm token-rewards", intro, [section]))
-    log.info("wrote %s", args.html)
+    if args.html:
+        section = {"heading": "endogenous reward per token", "prompt": prompt, "responses": responses}
+        write_text(args.html, render_html("endorm token-rewards", intro, [section], sc))
+        log.info("wrote %s", args.html)
+    if args.png:
+        first = args.prompt.strip().splitlines()[0]
+        meta = intro + [f"prompt: {first[:100] + ('...' if len(first) > 100 else '')}"]
+        draw_png(args.png, "endogenous reward per token", meta, responses, sc, max_tokens=args.max_tokens)
+        log.info("wrote %s", args.png)
 
 
 def cmd_rmbench_metrics(args) -> None:
@@ -368,15 +386,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_score)
 
-    p = command("token-rewards", help="per-token Q, log pi, V and reward of responses, as JSON (and HTML)")
+    p = command("token-rewards", help="per-token reward r_h, log pi and V of responses: a table (or JSON), and a PNG "
+                                      "or HTML view",
+                description="Per-token endogenous reward of your own responses: a table of the decoded tokens with "
+                            "r_h, log pi and V(s_h) (--json: JSON, whose value_after_last_token is V of the state "
+                            "after the last token, the terminal value under --terminal bootstrap), and heat strips "
+                            "under the text as a PNG (--png) or an HTML page (--html).")
     _add_model_args(p)
-    _add_format_args(p)
+    _add_format_args(p, system_prompt=False)
     p.add_argument("--prompt", required=True)
     p.add_argument("--response", required=True, action="append",
                    help="a response (repeat for several: the JSON is then a list, one object per response)")
+    p.add_argument("--system", default=None, help="system message (default: the chat template's own)")
+    p.add_argument("--system-prompt", dest="system", action=DeprecatedAlias, new="--system",
+                   help="deprecated alias of --system")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--png", default=None, help="also write a PNG: the tokens with r_h, log pi and V as heat strips")
     p.add_argument("--html", default=None,
                    help="also write a self-contained HTML page: the tokens with r_h, log pi and V as heat strips")
-    p.add_argument("--system", default=None, help="system message for this prompt")
+    p.add_argument("--max-tokens", type=int_at_least(10), default=160,
+                   help="--png: longer responses show their first and last tokens (default 160)")
     p.set_defaults(func=cmd_token_rewards)
 
     p = command("rmbench-metrics", help="RM-Bench accuracy (official 3x3 metric) of a scores file")
