@@ -1,9 +1,9 @@
-"""``endorm`` command line: score, token-rewards, rmbench-metrics, prepare-model, bench, bench-stages, grader-check,
-serve, bench-serve. Every failure ends as one ``endorm: error: ...`` line and exit code 2 (``--debug``: the
-traceback).
+"""The endogenous reward of any causal LM: score preference pairs, measure their accuracy, look at the reward per
+token, serve it to an RL trainer. Every failure ends as one "endorm: error: ..." line and exit code 2 (--debug: the
+traceback)."""
 
-Over 400 lines on purpose: it is only argument parsing, range-checked option types and the one error path for
-nine subcommands; the work each does lives in the library modules it calls."""
+# This module is only argument parsing, range-checked option types and the one error path of every subcommand (hence
+# its length); the work each command does lives in the library module it calls.
 
 from __future__ import annotations
 
@@ -129,11 +129,23 @@ def _format(args):
                         overflow=args.overflow)
 
 
+def _quiet_libraries() -> None:
+    """--quiet: transformers' and the Hub's own progress bars (weight loading, downloads) and warnings off too."""
+    import transformers
+    from huggingface_hub.utils import disable_progress_bars
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    disable_progress_bars()
+
+
 def _load(args):
     import torch
 
     from .loading import load_model
 
+    if getattr(args, "quiet", False):
+        _quiet_libraries()
     if args.threads:
         torch.set_num_threads(args.threads)
     return load_model(args.model, args.dtype, args.device)
