@@ -1,4 +1,4 @@
-"""What drives the endogenous reward (issue 13, parts 1-3): reward variants from one pass against direct
+"""What drives the endogenous reward: reward variants from one pass against direct
 computations from full logits, the length analysis on hand-made rows, and the token-level HTML/PNG views."""
 
 import json

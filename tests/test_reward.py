@@ -234,7 +234,7 @@ def test_high_level_api_matches_the_engine(tiny_dir, tiny):
     assert rm.score(*ITEMS[0]) == pytest.approx(scores[0], abs=1e-4)
 
 
-# ----- the encoder and the engine's pure parts (issue 12) -----------------------------------------------------------
+# ----- the encoder and the engine's pure parts ----------------------------------------------------------------------
 def test_pack_is_a_function_of_lengths_only():
     from endorm.engine import pack, split_responses
 
