@@ -64,7 +64,7 @@ def test_accuracy_cli_table_json_and_output(tmp_path, capsys):
     write_jsonl(scores, PLAIN)
     assert main(["accuracy", str(scores)]) == 0
     table = capsys.readouterr().out
-    assert "strict >, ties lose" in table and "Wilson score interval" in table
+    assert "strict >, ties lose" in table and "Wilson score interval" in table and "1 tied comparison(s) counted as lost" in table
     line = next(x for x in table.splitlines() if x.startswith("all"))
     lo, hi = wilson_interval(3, 5)
     assert line.split() == ["all", "5", "5", "60.0%", f"[{100 * lo:.1f},", f"{100 * hi:.1f}]"]

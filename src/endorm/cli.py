@@ -278,11 +278,12 @@ def cmd_rmbench_metrics(args) -> None:
 def accuracy_table(metrics: dict, source: str) -> str:
     """``endorm accuracy``'s terminal table: one line per domain and the overall line, with the interval's method."""
     ties = "ties count half" if metrics["ties"] == "half" else "strict >, ties lose"
-    lines = [f"accuracy of {source} ({ties})", "",
-             f"{'domain':<20} {'rows':>6} {'comparisons':>11} {'accuracy':>9}  95% interval"]
     groups = list(metrics["domains"].items()) if len(metrics["domains"]) > 1 else []
+    w = max([len("domain")] + [len(name) for name, _ in groups])
+    lines = [f"accuracy of {source} ({ties})", "",
+             f"{'domain':<{w}} {'rows':>6} {'comparisons':>11} {'accuracy':>9}  95% interval"]
     for name, m in groups + [("all", metrics["overall"])]:
-        lines.append(f"{name:<20} {m['rows']:>6} {m['comparisons']:>11} {m['accuracy']:>8.1f}%  "
+        lines.append(f"{name:<{w}} {m['rows']:>6} {m['comparisons']:>11} {m['accuracy']:>8.1f}%  "
                      f"[{m['ci_low']:.1f}, {m['ci_high']:.1f}]")
     iv = metrics["interval"]
     if iv["method"] == "wilson":
@@ -290,6 +291,9 @@ def accuracy_table(metrics: dict, source: str) -> str:
     else:
         lines.append(f"\ninterval: percentile bootstrap over rows ({iv['resamples']} resamples, seed {iv['seed']}): "
                      "a row's chosen-rejected comparisons are not independent")
+    tied = metrics["overall"]["tied"]
+    if tied:
+        lines.append(f"{tied} tied comparison(s) counted as {'half a win' if metrics['ties'] == 'half' else 'lost'}")
     missing = metrics["overall"]["missing"]
     if missing:
         lines.append(f"{missing} comparison(s) with a missing score counted as lost")
