@@ -22,7 +22,8 @@ PLAIN = [  # reward-bench style: one chosen, one rejected
 def rmbench_rows(n=24, seed=0):
     rng = random.Random(seed)
     return [{"id": i, "domain": ["chat", "math", "safety-refuse"][i % 3],
-             "score_chosen": [rng.gauss(0.3, 1) for _ in range(3)], "score_rejected": [rng.gauss(0, 1) for _ in range(3)]}
+             "score_chosen": [rng.gauss(0.3, 1) for _ in range(3)],
+             "score_rejected": [rng.gauss(0, 1) for _ in range(3)]}
             for i in range(n)]
 
 
@@ -52,7 +53,8 @@ def test_rmbench_rows_bootstrap_over_rows_and_agree_with_rmbench_micro():
 
 
 def test_missing_scores_are_refused_or_lose():
-    rows = [{"id": 1, "score_chosen": [None], "score_rejected": [0.0]}, {"id": 2, "score_chosen": [1], "score_rejected": [0]}]
+    rows = [{"id": 1, "score_chosen": [None], "score_rejected": [0.0]},
+            {"id": 2, "score_chosen": [1], "score_rejected": [0]}]
     with pytest.raises(Exception, match=r"s, row 1: field score_chosen\[0\] is null"):
         pair_accuracy(rows, "s")
     m = pair_accuracy(rows, "s", allow_missing=True)
@@ -64,7 +66,8 @@ def test_accuracy_cli_table_json_and_output(tmp_path, capsys):
     write_jsonl(scores, PLAIN)
     assert main(["accuracy", str(scores)]) == 0
     table = capsys.readouterr().out
-    assert "strict >, ties lose" in table and "Wilson score interval" in table and "1 tied comparison(s) counted as lost" in table
+    assert "strict >, ties lose" in table and "Wilson score interval" in table
+    assert "1 tied comparison(s) counted as lost" in table
     line = next(x for x in table.splitlines() if x.startswith("all"))
     lo, hi = wilson_interval(3, 5)
     assert line.split() == ["all", "5", "5", "60.0%", f"[{100 * lo:.1f},", f"{100 * hi:.1f}]"]
