@@ -1,4 +1,4 @@
-"""What drives the endogenous reward (issue 13, parts 1-3): reward variants from one pass against direct
+"""What drives the endogenous reward: reward variants from one pass against direct
 computations from full logits, the length analysis on hand-made rows, and the token-level HTML/PNG views."""
 
 import json
@@ -254,9 +254,9 @@ def test_cli_token_rewards_html(tiny_dir, tmp_path, capsys):
 
     page = tmp_path / "out.html"
     assert main(["token-rewards", "--model", str(tiny_dir), "--prompt", "What is <b>two</b> plus two?", "--response",
-                 "Four.", "--response", "<b>Five</b>", "--html", str(page)]) == 0
+                 "Four.", "--response", "<b>Five</b>", "--html", str(page), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert isinstance(out, list) and len(out) == 2 and out[0]["tokens"][-1]["token"] == "<|im_end|>"
+    assert isinstance(out, list) and len(out) == 2 and out[0]["tokens"][-1]["text"] == "<|im_end|>"
     text = page.read_text()
     assert "What is &lt;b&gt;two&lt;/b&gt; plus" in text and "response 2" in text and "<style>" in text
     assert text.count('class="t"') == len(out[0]["tokens"]) + len(out[1]["tokens"]) and "<b>Five" not in text

@@ -17,7 +17,7 @@ PAIRS = [
 
 def test_token_rewards_reproduce_the_logits(tiny_dir, tiny, capsys):
     assert main(["token-rewards", "--model", str(tiny_dir), "--prompt", "What is two plus two?",
-                 "--response", "Four.", "--alpha", "0.5", "--terminal", "bootstrap"]) == 0
+                 "--response", "Four.", "--alpha", "0.5", "--terminal", "bootstrap", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     model, _ = tiny
     ids = [t["token_id"] for t in out["tokens"]]
@@ -25,9 +25,9 @@ def test_token_rewards_reproduce_the_logits(tiny_dir, tiny, capsys):
     assert [t["q"] for t in out["tokens"]] == pytest.approx(q, abs=1e-4)
     assert [t["logprob"] for t in out["tokens"]] == pytest.approx(lp, abs=1e-5)
     assert [t["value"] for t in out["tokens"]] == pytest.approx(v[:-1], abs=1e-4)
-    assert out["final_value"] == pytest.approx(v[-1], abs=1e-4)
+    assert out["value_after_last_token"] == pytest.approx(v[-1], abs=1e-4)
     assert out["total"] == pytest.approx(0.5 * sum(lp) + v[0] - v[-1], abs=1e-4)
-    assert out["tokens"][-1]["token"] == "<|im_end|>"
+    assert out["tokens"][-1]["text"] == "<|im_end|>"
 
 
 def test_score_writes_rows_in_input_order_with_provenance(tiny_dir, tmp_path, capsys):
@@ -44,6 +44,11 @@ def test_score_writes_rows_in_input_order_with_provenance(tiny_dir, tmp_path, ca
     assert main(["rmbench-metrics", "--scores", str(out), "--output", str(metrics)]) == 2
     assert f"{out}, row 2: RM-Bench rows need a 3x3 comparison matrix, got 1x1" in capsys.readouterr().err
     assert not metrics.exists()
+    # `endorm accuracy` takes any shape: row b is 3x3 (9 comparisons), row a one pair
+    assert main(["accuracy", str(out), "--json", "--output", str(metrics), "--resamples", "100"]) == 0
+    acc = json.loads(capsys.readouterr().out)
+    assert acc["overall"]["comparisons"] == 10 and set(acc["domains"]) == {"math", "chat"}
+    assert acc["interval"]["method"] == "bootstrap" and json.loads(metrics.read_text()) == acc
 
 
 def test_rmbench_metrics_cli(tmp_path):

@@ -1,4 +1,4 @@
-"""Table 3's controls (issue 13, parts 4 and 5): best-of-N selection by the endogenous reward, the sampling option
+"""Table 3's controls and the sharpening analysis: best-of-N selection by the endogenous reward, the sampling option
 of the lm-eval runner, and the entropy / log-likelihood measurement of the sharpening analysis, each against a
 direct computation on the tiny model."""
 

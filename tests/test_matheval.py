@@ -408,7 +408,7 @@ def test_evaluate_end_to_end(tiny_dir, task_rows, tmp_path):
         recs = [r for r in samples if r["task"] == name]
         assert summary["tasks"][name]["accuracy"] == sum(r["correct"] for r in recs) / len(recs)
     run = Path(out.summary).parent / "summary.lm_eval"
-    # issue 12 removed the second summary.json the runner wrote beside lm-eval's files: the summary is written once
+    # the runner writes no second summary.json beside lm-eval's files: the summary is written once
     assert not (run / "summary.json").exists() and len(list((run / "lm_eval_tasks").glob("*.yaml"))) == len(names)
     assert len(list((run / "lm_eval_tasks").glob("*.jsonl"))) == len(names)  # the rows run, with their prompts
     assert json.loads(Path(out.summary).read_text())["model"] == str(Path(tiny_dir).resolve())

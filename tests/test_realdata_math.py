@@ -1,4 +1,4 @@
-"""The math suites whole, from the real released files (``ENDORM_REAL_DATA=/work/realdata pytest -m realdata``).
+"""The math suites whole, from the real released files (``ENDORM_REAL_DATA=DIR pytest -m realdata``).
 
 Layout of ``$ENDORM_REAL_DATA`` (each top folder has a SOURCE.md naming repository, commit and path):
 ``qwen2.5-math/evaluation/data/{aime24,amc23,minerva_math,olympiadbench}/test.jsonl`` (QwenLM/Qwen2.5-Math@a45202b),

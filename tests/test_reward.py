@@ -208,10 +208,10 @@ def test_real_model_token_rewards_match_logits(smol_dir, capsys):
     from endorm.loading import load_model
 
     assert main(["token-rewards", "--model", str(smol_dir), "--prompt", "What is 12 times 3?",
-                 "--response", "12 times 3 is 36.", "--threads", "2"]) == 0
+                 "--response", "12 times 3 is 36.", "--threads", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["prompt"].startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
-    assert out["tokens"][-1]["token"] == "<|im_end|>"
+    assert out["tokens"][-1]["text"] == "<|im_end|>"
     model, _ = load_model(smol_dir)
     ids = [t["token_id"] for t in out["tokens"]]
     q, v, lp = brute_force(model, out["prompt_ids"], ids, 1.0)
@@ -234,7 +234,7 @@ def test_high_level_api_matches_the_engine(tiny_dir, tiny):
     assert rm.score(*ITEMS[0]) == pytest.approx(scores[0], abs=1e-4)
 
 
-# ----- the encoder and the engine's pure parts (issue 12) -----------------------------------------------------------
+# ----- the encoder and the engine's pure parts ----------------------------------------------------------------------
 def test_pack_is_a_function_of_lengths_only():
     from endorm.engine import pack, split_responses
 

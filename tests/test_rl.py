@@ -102,6 +102,10 @@ def test_two_rl_steps_on_cpu(tmp_path, tiny_dir, algorithm):
     ckpt = tmp_path / "ckpt"
     assert (ckpt / "config.json").is_file() and (ckpt / "endorm_rl.json").is_file()
     assert not (tmp_path / "ckpt.tmp").exists()
+    from endorm.io import umask  # the checkpoint is readable as any other output (transformers writes weights 0600)
+
+    assert oct(ckpt.stat().st_mode & 0o777) == oct(0o777 & ~umask())
+    assert {oct(p.stat().st_mode & 0o777) for p in ckpt.iterdir()} == {oct(0o666 & ~umask())}
     with open(tmp_path / "log.csv") as f:
         table = list(csv.DictReader(f))
     assert [int(float(r["step"])) for r in table] == [1, 2]

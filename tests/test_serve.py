@@ -201,7 +201,7 @@ def test_bad_requests_get_clear_4xx(server, scorer):
     check(post(server, "/score", {"prompt": "x"}), 422, "responses")
     check(post(server, "/score", {"prompt": "x", "responses": []}), 422, "responses")
     check(post(server, "/score", {"prompt": "x", "responses": "a"}), 422, "responses")
-    # an empty response is scored as the end-of-turn token alone, as `endorm score` scores it (issue 10)
+    # an empty response is scored as the end-of-turn token alone, as `endorm score` scores it
     empty = post(server, "/score", {"prompt": "x", "responses": ["a", ""]})
     assert empty.status_code == 200 and relclose(empty.json()["scores"][1], offline(scorer, [("x", "", None)])[0])
     check(post(server, "/score", {"prompt": "x", "responses": ["a"], "respones": 1}), 422, "respones")

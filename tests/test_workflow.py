@@ -195,7 +195,7 @@ def test_end_to_end_on_test_config(tmp_path, tiny_dir):
         assert len(list(csv.DictReader(f))) == 2
     assert (tmp_path / "results/test/rl/tiny/training_curves.png").stat().st_size > 10000
     assert (tmp_path / "results/test/math/tiny/examples.md").read_text().count("### RL model") == 2
-    # what drives the endogenous reward (issue 13, parts 1-3)
+    # what drives the endogenous reward
     an = out / "analysis"
     with open(an / "ablations.csv") as f:
         abl = {r["variant"]: r for r in csv.DictReader(f)}

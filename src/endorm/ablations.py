@@ -1,4 +1,4 @@
-"""Reward variants from one forward pass (issue 13, part 1): what in the endogenous reward decides a preference?
+"""Reward variants from one forward pass: what in the endogenous reward decides a preference?
 
 Every variant is a function of the same per-token quantities (:class:`endorm.reward.TokenStats`), which the engine
 computes for several temperatures from one pass over the hidden states (:meth:`endorm.engine.Scorer.

@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import EndormError
+from .io import apply_umask
 
 PROVENANCE = "endorm_provenance.json"
 
@@ -194,6 +195,7 @@ def prepare_model(spec: dict, out: str | os.PathLike) -> dict:
         else:
             raise EndormError(f"model source must be one of package, path, hub, random; got {source!r}")
         (tmp / PROVENANCE).write_text(json.dumps(provenance, indent=2) + "\n")
+        apply_umask(tmp)  # mkdtemp's folder is 0700 and transformers writes its weights 0600
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)

@@ -1,9 +1,9 @@
-"""``endorm`` command line: score, token-rewards, rmbench-metrics, prepare-model, bench, bench-stages, grader-check,
-serve, bench-serve. Every failure ends as one ``endorm: error: ...`` line and exit code 2 (``--debug``: the
-traceback).
+"""The endogenous reward of any causal LM: score preference pairs, measure their accuracy, look at the reward per
+token, serve it to an RL trainer. Every failure ends as one "endorm: error: ..." line and exit code 2 (--debug: the
+traceback)."""
 
-Over 400 lines on purpose: it is only argument parsing, range-checked option types and the one error path for
-nine subcommands; the work each does lives in the library modules it calls."""
+# This module is only argument parsing, range-checked option types and the one error path of every subcommand (hence
+# its length); the work each command does lives in the library module it calls.
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import math
 import sys
 import time
 
-from .defaults import DEFAULT_BATCH_TOKENS
+from .defaults import DEFAULT_BATCH_TOKENS, DEFAULT_RESAMPLES
 from .errors import EndormError
 
 log = logging.getLogger("endorm")
@@ -89,12 +89,25 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int_at_least(1), default=None, help="CPU threads for torch")
 
 
-def _add_format_args(p: argparse.ArgumentParser) -> None:
+class DeprecatedAlias(argparse.Action):
+    """An old option spelling kept working: stores into the new option's ``dest`` and says so on stderr."""
+
+    def __init__(self, *args, new: str, **kw):
+        super().__init__(*args, **kw)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"endorm: warning: {option_string} is deprecated here; use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def _add_format_args(p: argparse.ArgumentParser, system_prompt: bool = True) -> None:
     p.add_argument("--alpha", type=positive_float, default=1.0, help="soft-Q temperature (default 1)")
     p.add_argument("--terminal", default="zero", choices=["zero", "bootstrap"],
                    help="value after the last token: zero (paper) or bootstrap")
-    p.add_argument("--system-prompt", default=None,
-                   help="system message when a row has none (default: the chat template's own)")
+    if system_prompt:
+        p.add_argument("--system-prompt", default=None,
+                       help="system message when a row has none (default: the chat template's own)")
     p.add_argument("--no-chat-template", action="store_true", help="score raw text, without the chat template")
     p.add_argument("--no-score-eot", action="store_true", help="do not append and score the end-of-turn token")
     p.add_argument("--eot-token", default=None, help="end-of-turn token (default: found from the chat template)")
@@ -111,9 +124,19 @@ def add_aggregation_args(p: argparse.ArgumentParser) -> None:
 def _format(args):
     from .encoding import PromptFormat
 
-    return PromptFormat(chat_template=not args.no_chat_template, system_prompt=args.system_prompt,
+    return PromptFormat(chat_template=not args.no_chat_template, system_prompt=getattr(args, "system_prompt", None),
                         score_eot=not args.no_score_eot, eot_token=args.eot_token, max_length=args.max_length,
                         overflow=args.overflow)
+
+
+def _quiet_libraries() -> None:
+    """--quiet: transformers' and the Hub's own progress bars (weight loading, downloads) and warnings off too."""
+    import transformers
+    from huggingface_hub.utils import disable_progress_bars
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    disable_progress_bars()
 
 
 def _load(args):
@@ -121,6 +144,8 @@ def _load(args):
 
     from .loading import load_model
 
+    if getattr(args, "quiet", False):
+        _quiet_libraries()
     if args.threads:
         torch.set_num_threads(args.threads)
     return load_model(args.model, args.dtype, args.device)
@@ -191,46 +216,51 @@ def _check_text_inputs(prompt: str, response: str, system: str | None) -> None:
 
 def cmd_token_rewards(args) -> None:
     from .engine import Scorer
-    from .reward import RewardOptions, aggregate
+    from .io import check_outputs
+    from .reward import aggregate
+    from .tokenview import response_summary, token_records, token_table
 
     for response in args.response:
         _check_text_inputs(args.prompt, response, args.system)
-    if args.html:
-        from .io import check_outputs
-
-        check_outputs([args.html], what="--html")
+    files = {"--html": args.html, "--png": args.png}
+    if any(files.values()):
+        check_outputs([f for f in files.values() if f], what=" / ".join(k for k, f in files.items() if f))
     model, tokenizer = _load(args)
     scorer = Scorer(model, tokenizer, _format(args), progress=False)
     all_stats = scorer.token_stats([(args.prompt, r, args.system) for r in args.response], args.alpha)
-    outs = []
-    for stats in all_stats:
-        rewards = stats.rewards(args.terminal)
-        tokens = [{"token_id": t, "token": tokenizer.convert_ids_to_tokens(t), "q": q, "logprob": lp, "value": v,
-                   "reward": r}
-                  for t, q, lp, v, r in zip(stats.token_ids, stats.q, stats.logprobs, stats.values, rewards)]
-        opts = RewardOptions(args.alpha, args.terminal)
-        outs.append({"prompt": scorer.encoder.render(args.prompt, args.system), "prompt_ids": stats.prompt_ids,
-                     "alpha": args.alpha, "terminal": args.terminal, "final_value": stats.values[-1],
-                     "tokens": tokens, "total": aggregate(rewards, opts.aggregation),
-                     "logprob_total": sum(stats.logprobs)})
-    json.dump(outs[0] if len(outs) == 1 else outs, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
-    if args.html:
-        _write_token_html(args, scorer, all_stats)
-
-
-def _write_token_html(args, scorer, all_stats) -> None:
-    """--html: the responses' per-token r_h, log pi and V as heat strips under the text, one self-contained page."""
-    from .io import write_text
-    from .tokenview import render_html, response_summary, token_records
-
+    prompt = scorer.encoder.render(args.prompt, args.system)
     responses = [{"label": f"response {k + 1}", "summary": response_summary(s, args.terminal),
-                  "tokens": token_records(s, scorer.tokenizer, args.terminal)} for k, s in enumerate(all_stats)]
+                  "tokens": token_records(s, tokenizer, args.terminal)} for k, s in enumerate(all_stats)]
+    if args.json:
+        outs = [{"prompt": prompt, "prompt_ids": s.prompt_ids, "alpha": args.alpha, "terminal": args.terminal,
+                 "tokens": r["tokens"], "total": aggregate(s.rewards(args.terminal), "sum"),
+                 "logprob_total": sum(s.logprobs), "value_after_last_token": s.values[-1]}
+                for s, r in zip(all_stats, responses)]
+        json.dump(outs[0] if len(outs) == 1 else outs, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(token_table(responses))
+    if args.html or args.png:
+        _write_token_views(args, prompt, responses)
+
+
+def _write_token_views(args, prompt: str, responses: list[dict]) -> None:
+    """--html: one self-contained page; --png: one figure; both the responses' tokens with r_h, log pi and V as heat
+    strips under the text, on shared colour scales."""
+    from .io import write_text
+    from .tokenview import draw_png, render_html, scales
+
+    sc = scales([r["tokens"] for r in responses])
     intro = [f"model {args.model} ({args.dtype}); alpha {args.alpha:g}; terminal {args.terminal}"]
-    section = {"heading": "endogenous reward per token", "prompt": scorer.encoder.render(args.prompt, args.system),
-               "responses": responses}
-    write_text(args.html, render_html("endorm token-rewards", intro, [section]))
-    log.info("wrote %s", args.html)
+    if args.html:
+        section = {"heading": "endogenous reward per token", "prompt": prompt, "responses": responses}
+        write_text(args.html, render_html("endorm token-rewards", intro, [section], sc))
+        log.info("wrote %s", args.html)
+    if args.png:
+        first = args.prompt.strip().splitlines()[0]
+        meta = intro + [f"prompt: {first[:100] + ('...' if len(first) > 100 else '')}"]
+        draw_png(args.png, "endogenous reward per token", meta, responses, sc, max_tokens=args.max_tokens)
+        log.info("wrote %s", args.png)
 
 
 def cmd_rmbench_metrics(args) -> None:
@@ -243,6 +273,49 @@ def cmd_rmbench_metrics(args) -> None:
     write_json(args.output, metrics)
     json.dump({k: v for k, v in metrics.items() if k != "domains"}, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def accuracy_table(metrics: dict, source: str) -> str:
+    """``endorm accuracy``'s terminal table: one line per domain and the overall line, with the interval's method."""
+    ties = "ties count half" if metrics["ties"] == "half" else "strict >, ties lose"
+    groups = list(metrics["domains"].items()) if len(metrics["domains"]) > 1 else []
+    w = max([len("domain")] + [len(name) for name, _ in groups])
+    lines = [f"accuracy of {source} ({ties})", "",
+             f"{'domain':<{w}} {'rows':>6} {'comparisons':>11} {'accuracy':>9}  95% interval"]
+    for name, m in groups + [("all", metrics["overall"])]:
+        lines.append(f"{name:<{w}} {m['rows']:>6} {m['comparisons']:>11} {m['accuracy']:>8.1f}%  "
+                     f"[{m['ci_low']:.1f}, {m['ci_high']:.1f}]")
+    iv = metrics["interval"]
+    if iv["method"] == "wilson":
+        lines.append("\ninterval: Wilson score interval of the proportion of pairs won (one comparison per row)")
+    else:
+        lines.append(f"\ninterval: percentile bootstrap over rows ({iv['resamples']} resamples, seed {iv['seed']}): "
+                     "a row's chosen-rejected comparisons are not independent")
+    tied = metrics["overall"]["tied"]
+    if tied:
+        lines.append(f"{tied} tied comparison(s) counted as {'half a win' if metrics['ties'] == 'half' else 'lost'}")
+    missing = metrics["overall"]["missing"]
+    if missing:
+        lines.append(f"{missing} comparison(s) with a missing score counted as lost")
+    return "\n".join(lines)
+
+
+def cmd_accuracy(args) -> None:
+    from .io import check_outputs, read_jsonl, write_json
+    from .metrics import pair_accuracy
+
+    if args.output:
+        check_outputs([args.output], [args.scores])
+    metrics = pair_accuracy(read_jsonl(args.scores), args.scores, ties=args.ties, allow_missing=args.allow_missing,
+                            seed=args.seed, resamples=args.resamples)
+    metrics = {"scores": args.scores, "unit": "%", **metrics}
+    if args.output:
+        write_json(args.output, metrics)
+    if args.json:
+        json.dump(metrics, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(accuracy_table(metrics, args.scores))
 
 
 def cmd_prepare_model(args) -> None:
@@ -329,15 +402,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_score)
 
-    p = command("token-rewards", help="per-token Q, log pi, V and reward of responses, as JSON (and HTML)")
+    p = command("token-rewards", help="per-token reward r_h, log pi and V of responses: a table (or JSON), and a PNG "
+                                      "or HTML view",
+                description="Per-token endogenous reward of your own responses: a table of the decoded tokens with "
+                            "r_h, log pi and V(s_h) (--json: JSON, whose value_after_last_token is V of the state "
+                            "after the last token, the terminal value under --terminal bootstrap), and heat strips "
+                            "under the text as a PNG (--png) or an HTML page (--html).")
     _add_model_args(p)
-    _add_format_args(p)
+    _add_format_args(p, system_prompt=False)
     p.add_argument("--prompt", required=True)
     p.add_argument("--response", required=True, action="append",
                    help="a response (repeat for several: the JSON is then a list, one object per response)")
+    p.add_argument("--system", default=None, help="system message (default: the chat template's own)")
+    p.add_argument("--system-prompt", dest="system", action=DeprecatedAlias, new="--system",
+                   help="deprecated alias of --system")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--png", default=None, help="also write a PNG: the tokens with r_h, log pi and V as heat strips")
     p.add_argument("--html", default=None,
                    help="also write a self-contained HTML page: the tokens with r_h, log pi and V as heat strips")
-    p.add_argument("--system", default=None, help="system message for this prompt")
+    p.add_argument("--max-tokens", type=int_at_least(10), default=160,
+                   help="--png: longer responses show their first and last tokens (default 160)")
     p.set_defaults(func=cmd_token_rewards)
 
     p = command("rmbench-metrics", help="RM-Bench accuracy (official 3x3 metric) of a scores file")
@@ -347,6 +431,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="count missing (null) scores as lost comparisons (the judges' parse failures) instead of "
                         "refusing them")
     p.set_defaults(func=cmd_rmbench_metrics)
+
+    p = command("accuracy", help="accuracy with a 95%% interval of any scores file, overall and by domain",
+                description="Accuracy of a scores file (endorm score's output, or any JSONL with score_chosen/"
+                            "score_rejected lists or a pair_margin matrix): a comparison is won when the chosen "
+                            "response scores strictly higher. One response per side: Wilson score interval over "
+                            "pairs; several per side (RM-Bench's 3x3): percentile bootstrap over rows.")
+    p.add_argument("scores", help="scores JSONL")
+    p.add_argument("--ties", default="lose", choices=["lose", "half"],
+                   help="an exact tie loses (default, as RM-Bench) or counts half")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="count missing (null) scores as lost comparisons instead of refusing them")
+    p.add_argument("--resamples", type=int_at_least(100), default=DEFAULT_RESAMPLES,
+                   help=f"bootstrap resamples when rows hold several comparisons (default {DEFAULT_RESAMPLES})")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--output", default=None, help="also write the JSON to this file")
+    p.set_defaults(func=cmd_accuracy)
 
     p = command("bench", help="time the floor forward pass, the engine and the common-way scorer")
     p.add_argument("--model", default=None, help="model folder")

@@ -14,6 +14,35 @@ from typing import Any, Iterable, Iterator
 from .errors import EndormError
 
 
+def umask() -> int:
+    """The process's umask. Read from /proc where it is shown: ``os.umask`` can only read it by setting it, and a
+    file another thread creates in between would get the wrong mode."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(path: str | os.PathLike) -> None:
+    """Give ``path`` (a folder: with everything in it) the mode a plain ``open``/``mkdir`` would have under the
+    umask: temporary files and folders are private (0600/0700), and a rename keeps that. Files keep their execute
+    bits; symbolic links (and the files they point to) are left alone."""
+    mask = umask()
+    path = Path(path)
+    items = [path] + (sorted(path.rglob("*")) if path.is_dir() and not path.is_symlink() else [])
+    for item in items:
+        if item.is_symlink():
+            continue
+        full = 0o777 if item.is_dir() or item.stat().st_mode & 0o111 else 0o666
+        os.chmod(item, full & ~mask)
+
+
 def _temp_beside(path: Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -22,7 +51,10 @@ def _temp_beside(path: Path) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise EndormError(f"{path}: cannot write there ({exc.strerror or exc})") from None
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~umask())  # mkstemp makes it 0600; the output gets the mode open() would give it
+    finally:
+        os.close(fd)
     return Path(tmp)
 
 

@@ -1,4 +1,4 @@
-"""Length under control (issue 13, part 2): accuracy against the token-length difference of chosen and rejected.
+"""Length under control: accuracy against the token-length difference of chosen and rejected.
 
 RM-Bench compares each of a row's three chosen responses with each of its three rejected ones (9 comparisons;
 styles concise < detailed plain < detailed markdown). Its "hard" cells pair a chosen response with a *more* styled,

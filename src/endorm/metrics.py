@@ -1,4 +1,5 @@
-"""RM-Bench's official accuracy: a 3x3 chosen-vs-rejected matrix per row, strict ``>`` (ties lose)."""
+"""Accuracy of scored pairs: RM-Bench's official 3x3 metric (strict ``>``, ties lose), and the accuracy with a 95%
+interval of any scores file, one response per side or several."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import math
 from collections import defaultdict
 
 from .errors import EndormError
-from .stats import DEFAULT_RESAMPLES
+from .stats import DEFAULT_RESAMPLES, bootstrap_mean_interval, wilson_interval
 
 DOMAIN_GROUPS = {"safety-refuse": "safety", "safety-response": "safety"}
 PAPER_DOMAIN_ORDER = ("chat", "math", "code", "safety")
@@ -150,3 +151,61 @@ def rmbench_accuracy(rows: list[dict], source: str = "scores", allow_missing: bo
     out["interval_method"] = (f"95% percentile bootstrap, rows resampled within each domain, {resamples} resamples, "
                               f"seed {seed}")
     return out
+
+
+def _row_domain(row: dict, where: str) -> str:
+    domain = row.get("domain", "all")
+    if not isinstance(domain, str):
+        raise EndormError(f"{where}: field 'domain' must be a string, got {domain!r}")
+    return domain
+
+
+def pair_accuracy(rows: list[dict], source: str = "scores", *, ties: str = "lose", allow_missing: bool = False,
+                  seed: int = 0, resamples: int = DEFAULT_RESAMPLES) -> dict:
+    """Accuracy (in %) of any scores file, overall and by domain, each with a 95% interval.
+
+    A row's comparisons are every chosen response against every rejected one (:func:`margin_matrix`); a comparison
+    is won when chosen scores strictly higher (``ties="half"``: an exact tie counts 1/2); a missing score loses. A
+    row's accuracy is the mean over its comparisons; a group's accuracy is the mean over its rows (for RM-Bench's 3x3
+    rows this is ``avg_micro`` of :func:`rmbench_accuracy`, with domains as written, safety parts apart).
+
+    The interval: when every row holds one comparison (plain chosen/rejected pairs), the Wilson score interval of the
+    proportion of pairs won; otherwise a row's comparisons share a prompt and responses, so the rows are the
+    independent units: the percentile bootstrap over rows (``resamples`` resamples, numpy ``default_rng(seed)``).
+    """
+    if ties not in ("lose", "half"):
+        raise EndormError(f"ties must be 'lose' or 'half', got {ties!r}")
+    if not rows:
+        raise EndormError(f"{source}: no rows")
+    check_ids(rows, source)
+    per_row, by_domain = [], defaultdict(list)
+    for n, row in enumerate(rows, 1):
+        where = f"{source}, row {n}"
+        m = margin_matrix(row, where, allow_missing)
+        cells = [x for r in m for x in r]
+        if not cells or any(len(r) != len(m[0]) for r in m):
+            raise EndormError(f"{where}: field 'pair_margin' must be a non-empty rectangular matrix")
+        wins = sum(x > 0 for x in cells)
+        tied = sum(x == 0 for x in cells)
+        missing = sum(x != x for x in cells)
+        value = (wins + (0.5 * tied if ties == "half" else 0)) / len(cells)
+        entry = {"value": value, "comparisons": len(cells), "wins": wins, "tied": tied, "missing": missing}
+        per_row.append(entry)
+        by_domain[_row_domain(row, where)].append(entry)
+    single = all(e["comparisons"] == 1 for e in per_row)
+
+    def summary(entries: list[dict]) -> dict:
+        values = [e["value"] for e in entries]
+        if single:
+            mean = sum(values) / len(values)
+            lo, hi = wilson_interval(sum(values), len(values))
+        else:
+            mean, lo, hi = bootstrap_mean_interval(values, seed, resamples)
+        return {"accuracy": 100 * mean, "ci_low": 100 * lo, "ci_high": 100 * hi, "rows": len(entries),
+                **{k: sum(e[k] for e in entries) for k in ("comparisons", "wins", "tied", "missing")}}
+
+    ordered = [d for d in PAPER_DOMAIN_ORDER if d in by_domain] + sorted(set(by_domain) - set(PAPER_DOMAIN_ORDER))
+    interval = ({"method": "wilson", "level": 0.95, "over": "pairs"} if single else
+                {"method": "bootstrap", "level": 0.95, "over": "rows", "resamples": resamples, "seed": seed})
+    return {"ties": ties, "interval": interval, "overall": summary(per_row),
+            "domains": {d: summary(by_domain[d]) for d in ordered}}

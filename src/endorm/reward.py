@@ -1,6 +1,6 @@
 """The endogenous reward: a causal LM's logits read as a soft Q-function.
 
-Notation (paper, section 1 of ``shared/paper/notes.md``): the state ``s_h`` is the prompt plus the response tokens
+Notation (the paper's): the state ``s_h`` is the prompt plus the response tokens
 before position ``h``; the action ``a_h`` is the next token. With ``pi(.|s) = softmax(f(s, .) / alpha)``:
 
 * ``Q(s_h, a_h) = f(s_h, a_h)`` (the logit of the taken token),

@@ -30,7 +30,7 @@ import torch
 from .defaults import DEFAULT_BATCH_TOKENS
 from .encoding import PromptFormat
 from .errors import EndormError
-from .io import read_jsonl, write_json, write_jsonl, write_text
+from .io import apply_umask, read_jsonl, write_json, write_jsonl, write_text
 from .reward import RewardOptions
 from .rl import ON_NONFINITE, AnswerAccuracy, EndogenousRewardFunction
 
@@ -363,6 +363,7 @@ def train(spec: RLSpec, callbacks: Sequence[Any] = ()) -> dict:
         write_json(tmp / "endorm_rl.json", summary)
         write_log_table(rows_out, spec.log_table)
         write_jsonl(spec.samples, reward_fn.samples)
+        apply_umask(tmp)  # transformers writes the weights 0600
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

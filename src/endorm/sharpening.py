@@ -1,4 +1,4 @@
-"""Does RL on the endogenous reward sharpen the base model? (Issue 13, part 5.)
+"""Does RL on the endogenous reward sharpen the base model? (An analysis the paper does not make.)
 
 With the paper's terminal value the reward is ``alpha * log pi_0(y|x) + V(s_1)``, and the group baseline of GRPO/RLOO
 removes ``V(s_1)``; the optimum of ``E[R] - beta * KL(pi || pi_0)`` is ``pi ∝ pi_0^(1 + alpha/beta)`` (with

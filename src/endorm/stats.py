@@ -18,16 +18,18 @@ from typing import Sequence
 
 import numpy as np
 
+from .defaults import DEFAULT_RESAMPLES
+
 Z95 = 1.959963984540054  # the standard normal's 97.5th percentile
-DEFAULT_RESAMPLES = 10_000
 LEVEL = 0.95
 
 
-def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+def wilson_interval(k: float, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval ``(lo, hi)`` of the proportion ``k / n`` (95% for the default ``z``).
 
     Unlike the normal approximation it stays inside [0, 1] and is not empty at ``k = 0`` or ``k = n``.
-    ``n = 0`` gives ``(nan, nan)``.
+    ``n = 0`` gives ``(nan, nan)``. ``k`` may be fractional (ties counted as half a success): the same formula on
+    ``p = k / n``, then an approximation.
     """
     if n < 0 or not 0 <= k <= n:
         raise ValueError(f"wilson_interval needs 0 <= k <= n, got k={k}, n={n}")

@@ -1,4 +1,4 @@
-"""Theorem 2 of the paper on a synthetic token MDP where the expert is known (issue 13, part 6).
+"""Theorem 2 of the paper on a synthetic token MDP where the expert is known.
 
 This module is over 400 lines on purpose: it is one self-contained experiment (the statement and its assumptions,
 the MDPs, the expert, the next-token fit, its endogenous reward, exact soft and hard dynamic programming, the gaps,
@@ -6,9 +6,8 @@ the sweep and the slope fits) meant to be read top to bottom beside the theorem,
 
 The statement
 -------------
-Source: the arXiv text of 2506.23235 is not in the stored corpora this project can read beyond its abstract; the
-statement below is taken from a detailed public summary of the paper that quotes Theorem 2 with its definitions
-(and agrees with ``shared/paper/notes.md``, section 1).
+Source: the statement below is taken from a detailed public summary of arXiv 2506.23235 that quotes Theorem 2 with
+its definitions, not from the paper's PDF; compare the two where the PDF is at hand.
 
 Setting (the paper's token MDP): states are token sequences, actions are tokens of the vocabulary, the transition is
 deterministic (``s_{h+1} = s_h + a_h``), the prompt ``s_1 ~ rho``, every response has exactly H tokens (padded after

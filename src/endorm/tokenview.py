@@ -1,11 +1,11 @@
-"""Token-level view of the endogenous reward (issue 13, part 3): per-token ``r_h``, ``log pi`` and ``V`` under the text.
+"""Token-level view of the endogenous reward: per-token ``r_h``, ``log pi`` and ``V`` under the text.
 
 For each response token ``a_h`` (taken in state ``s_h``): ``r_h = Q(s_h, a_h) - V(s_{h+1})`` (with the chosen
-terminal value), ``log pi(a_h | s_h)`` and ``V(s_h)``. The same records feed a self-contained HTML page (inline
-CSS, no script, no external asset: tokens are text spans with three heat strips under each, coloured by value,
-the values on hover) and PNG figures (matplotlib). Colour scales are shared by everything on one page or figure
-set, so chosen and rejected responses are comparable; they are robust (2nd-98th percentile), values outside are
-clipped to the end colours.
+terminal value), ``log pi(a_h | s_h)`` and ``V(s_h)``. The same records feed a terminal table, a self-contained HTML
+page (inline CSS, no script, no external asset: tokens are text spans with three heat strips under each, coloured by
+value, the values on hover) and PNG figures (matplotlib). Colour scales are shared by everything on one page or
+figure set, so chosen and rejected responses are comparable; they are robust (percentiles, see :func:`scales`),
+values outside are clipped to the end colours, and every legend says where.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import math
 import random
+import unicodedata
 from dataclasses import dataclass
 
 from .errors import EndormError
@@ -23,6 +24,7 @@ QUANTITIES = {
     "logprob": ("log pi", ("#b2182b", "#fddbc7", "#f7f7f7")),  # 0 is white: surprising tokens are red
     "value": ("V(s_h)", ("#f7f7f7", "#92c5de", "#2166ac")),
 }
+STRIP_LABELS = {"reward": "r_h", "logprob": "log \u03c0", "value": "V"}  # beside a response's first strips
 STYLE_NAMES = ("concise", "detailed plain", "detailed markdown")
 NEWLINE = "\u21b5"
 
@@ -54,7 +56,7 @@ def token_records(stats, tokenizer, terminal: str = "zero") -> list[dict]:
 
 
 def response_summary(stats, terminal: str = "zero") -> str:
-    """One line: tokens, R (sum of r_h), sum log pi, V(s_1), V(s_{H+1})."""
+    """One line: tokens, R (sum of r_h), sum log pi, V(s_1), V(s_{H+1}) (the state after the last token)."""
     rewards = stats.rewards(terminal)
     return (f"{len(stats.token_ids)} tokens; R = sum r_h = {sum(rewards):.2f} (terminal {terminal}); "
             f"sum log pi = {sum(stats.logprobs):.2f}; V(s_1) = {stats.values[0]:.2f}; "
@@ -69,6 +71,12 @@ class Scale:
     lo: float
     hi: float
     stops: tuple[str, str, str]
+    clip: str = ""  # where the scale was cut, for the legend ("to the 2nd-98th percentile")
+
+    def describe(self) -> str:
+        """The legend's words: ``colour clipped to the 2nd-98th percentile: [a, b]``."""
+        return f"colour clipped {self.clip}: [{self.lo:.2f}, {self.hi:.2f}]" if self.clip else \
+            f"[{self.lo:.2f}, {self.hi:.2f}]"
 
     def fraction(self, x: float) -> float:
         if not math.isfinite(x) or self.hi <= self.lo:
@@ -91,7 +99,8 @@ def _percentile(values: list[float], p: float) -> float:
 
 
 def scales(records: list[list[dict]]) -> dict[str, Scale]:
-    """Shared robust scales of every quantity over all the given responses' records."""
+    """Shared robust scales of every quantity over all the given responses' records: ``r_h`` symmetric around 0 up to
+    the 98th percentile of ``|r_h|``; ``log pi`` from its 2nd percentile to 0; ``V`` its 2nd-98th percentile."""
     out = {}
     for field, (_, stops) in QUANTITIES.items():
         values = [t[field] for rec in records for t in rec if math.isfinite(t[field])]
@@ -99,12 +108,12 @@ def scales(records: list[list[dict]]) -> dict[str, Scale]:
             raise EndormError("no token values to colour")
         if field == "reward":
             m = _percentile([abs(v) for v in values], 98) or 1.0
-            out[field] = Scale(-m, m, stops)
+            out[field] = Scale(-m, m, stops, "at \u00b1 the 98th percentile of |r_h|")
         elif field == "logprob":
-            out[field] = Scale(min(_percentile(values, 2), -1e-3), 0.0, stops)
+            out[field] = Scale(min(_percentile(values, 2), -1e-3), 0.0, stops, "below at the 2nd percentile")
         else:
             lo, hi = _percentile(values, 2), _percentile(values, 98)
-            out[field] = Scale(lo, hi if hi > lo else lo + 1.0, stops)
+            out[field] = Scale(lo, hi if hi > lo else lo + 1.0, stops, "to the 2nd\u201398th percentile")
     return out
 
 
@@ -118,6 +127,26 @@ def display_text(text: str) -> str:
     if text == "":
         return "\u00b7"
     return text.replace("\r", "").replace("\n", NEWLINE).replace("\t", "\u2192")
+
+
+# ----- terminal table -----------------------------------------------------------------------------------------------
+def token_table(responses: list[dict], max_width: int = 24) -> str:
+    """A plain-text table per response (``{"label", "summary", "tokens": token_records(...)}``): the decoded token
+    (quoted, newlines as a return arrow), ``r_h``, ``log pi`` and ``V(s_h)``."""
+    out = []
+    for r in responses:
+        shown = [display_text(t["text"]) for t in r["tokens"]]
+        shown = [x if len(x) <= max_width else x[: max_width - 1] + "\u2026" for x in shown]
+        w = max([len(x) + 2 for x in shown] + [len("token")])
+        out += [f"{r['label']}: {r.get('summary', '')}", "",
+                f"{'#':>5}  {'token':<{w}} {'r_h':>10} {'log pi':>10} {'V(s_h)':>10}"]
+        for k, (t, x) in enumerate(zip(r["tokens"], shown), 1):
+            quoted = f'"{x}"'
+            out.append(f"{k:>5}  {quoted:<{w}} {t['reward']:>10.4f} {t['logprob']:>10.4f} {t['value']:>10.4f}")
+        out.append("")
+    out.append("r_h = Q(s_h, a_h) - V(s_h+1); V(s_h) is the value of the state the token is taken in; V(s_H+1), the "
+               "state after the last token, is the terminal value under --terminal bootstrap (0 under zero).")
+    return "\n".join(out)
 
 
 # ----- HTML ---------------------------------------------------------------------------------------------------------
@@ -155,7 +184,8 @@ def _legend(sc: dict[str, Scale]) -> str:
     for f, (label, stops) in QUANTITIES.items():
         grad = f"linear-gradient(90deg,{stops[0]},{stops[1]},{stops[2]})"
         items.append(f'<span>strip {list(QUANTITIES).index(f) + 1}: <b>{html.escape(label)}</b> '
-                     f'{sc[f].lo:.2f} <span class="bar" style="background:{grad}"></span> {sc[f].hi:.2f}</span>')
+                     f'{sc[f].lo:.2f} <span class="bar" style="background:{grad}"></span> {sc[f].hi:.2f} '
+                     f'<span class="meta">({html.escape(sc[f].describe())})</span></span>')
     return '<div class="legend">' + "".join(items) + "</div>"
 
 
@@ -199,6 +229,11 @@ def _elide(tokens: list[dict], max_tokens: int) -> tuple[list[dict], int, int]:
     return tokens[:head] + tokens[-tail:], head, len(tokens) - max_tokens
 
 
+def _columns(text: str) -> int:
+    """Monospace columns of ``text``: wide characters (CJK, emoji) take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def _layout(tokens: list[dict], width: int, cut: int, omitted: int):
     """(line, column, shown text) per token, wrapping at ``width`` characters and after newlines; plus the gap
     marker's position when tokens were elided."""
@@ -212,10 +247,10 @@ def _layout(tokens: list[dict], width: int, cut: int, omitted: int):
             marker = (line, col, text)
             col += len(text)
         text = display_text(t["text"])[:width]
-        if col + len(text) > width:
+        if col + _columns(text) > width:
             line, col = line + 1, 0
         out.append((line, col, text))
-        col += max(1, len(text))
+        col += max(1, _columns(text))
         if "\n" in t["text"]:
             line, col = line + 1, 0
     return out, marker, line + 1
@@ -224,7 +259,8 @@ def _layout(tokens: list[dict], width: int, cut: int, omitted: int):
 def draw_png(path, heading: str, meta: list[str], responses: list[dict], sc: dict[str, Scale],
              max_tokens: int = 160, width: int = 110) -> None:
     """One figure: each response's tokens as monospace text with three heat strips under each token
-    (r_h, log pi, V(s_h)), and colour bars of the shared scales. Long responses show their first and last tokens."""
+    (r_h, log pi, V(s_h), labelled beside each response's first line), and colour bars of the shared scales that say
+    where they clip. Long responses show their first and last tokens."""
     import warnings
 
     import matplotlib
@@ -236,10 +272,11 @@ def draw_png(path, heading: str, meta: list[str], responses: list[dict], sc: dic
     from .io import atomic_path
 
     fig_w = 13.0
-    char_pt = fig_w * 72 * 0.96 / width
-    fontsize = char_pt / 0.602 * 0.92  # DejaVu Sans Mono advance is 0.602 em
-    row_h = 1.0  # text row; each strip 0.28, gaps 0.12
-    line_h = row_h + 3 * 0.28 + 0.35
+    gutter = 5  # characters left of the text, for the strip labels
+    char_pt = fig_w * 72 * 0.96 / (width + gutter)
+    fontsize = char_pt / 0.602  # DejaVu Sans Mono advance is 0.602 em: a token's text fills its columns exactly
+    row_h, strip = 1.0, 0.42  # text row and one heat strip, in layout units (0.21 in)
+    line_h = row_h + 3 * strip + 0.35
     blocks = []
     total = 0.0
     for r in responses:
@@ -253,7 +290,7 @@ def draw_png(path, heading: str, meta: list[str], responses: list[dict], sc: dic
     top_frac = 1 - (0.55 + 0.2 * len(meta)) / fig.get_figheight()
     bottom_frac = 1.0 / fig.get_figheight()
     ax = fig.add_axes((0.02, bottom_frac, 0.96, top_frac - bottom_frac))
-    ax.set_xlim(0, width)
+    ax.set_xlim(-gutter, width)
     ax.set_ylim(height_units, 0)
     ax.axis("off")
     fig.text(0.02, 1 - 0.3 / fig.get_figheight(), heading, fontsize=11, weight="bold", va="top")
@@ -263,15 +300,18 @@ def draw_png(path, heading: str, meta: list[str], responses: list[dict], sc: dic
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # glyphs missing from the font (CJK, emoji) are drawn as boxes
         for r, shown, lay, marker, lines in blocks:
-            ax.text(0, y + 0.9, r["label"], fontsize=9.5, weight="bold", va="bottom")
-            ax.text(0, y + 1.75, r.get("summary", ""), fontsize=7.5, color="#444", va="bottom")
+            ax.text(-gutter, y + 0.9, r["label"], fontsize=9.5, weight="bold", va="bottom")
+            ax.text(-gutter, y + 1.75, r.get("summary", ""), fontsize=7.5, color="#444", va="bottom")
             y0 = y + 2.2
+            for q, f in enumerate(QUANTITIES):
+                ax.text(-0.5, y0 + row_h + 0.06 + (q + 0.5) * strip, STRIP_LABELS[f], fontsize=6.5, color="#444",
+                        ha="right", va="center")
             for t, (ln, col, text) in zip(shown, lay):
                 top = y0 + ln * line_h
                 ax.text(col, top + row_h * 0.85, text, family="DejaVu Sans Mono", fontsize=fontsize, va="baseline")
                 for q, f in enumerate(QUANTITIES):
-                    ax.add_patch(plt.Rectangle((col, top + row_h + 0.06 + q * 0.28), max(1, len(text)) - 0.15, 0.26,
-                                               color=sc[f].color(t[f]), lw=0))
+                    ax.add_patch(plt.Rectangle((col, top + row_h + 0.06 + q * strip), max(1, _columns(text)) - 0.15,
+                                               strip - 0.03, color=sc[f].color(t[f]), lw=0))
             if marker:
                 ln, col, text = marker
                 ax.text(col, y0 + ln * line_h + row_h * 0.85, text, family="DejaVu Sans Mono", fontsize=fontsize,
@@ -282,10 +322,11 @@ def draw_png(path, heading: str, meta: list[str], responses: list[dict], sc: dic
         cax = fig.add_axes((0.06 + q * 0.31, 0.45 / fig.get_figheight(), cax_w, 0.13 / fig.get_figheight()))
         cmap = LinearSegmentedColormap.from_list(f, list(stops))
         fig.colorbar(plt.cm.ScalarMappable(norm=Normalize(sc[f].lo, sc[f].hi), cmap=cmap), cax=cax,
-                     orientation="horizontal")
+                     orientation="horizontal", extend="both" if f != "logprob" else "min")
         cax.tick_params(labelsize=7)
-        cax.set_title(f"strip {q + 1}: {label}", fontsize=8)
-    with atomic_path(path) as tmp:
+        cax.set_title(f"strip {q + 1}: {label}\n{sc[f].describe()}", fontsize=7.5)
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # glyphs missing from the font (CJK, emoji) are drawn as boxes
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
 

@@ -1,4 +1,4 @@
-# Issue 13, parts 1-3: what drives the endogenous reward, on the RM-Bench rows of Table 1. Ablations of the reward
+# What drives the endogenous reward, on the RM-Bench rows of Table 1. Ablations of the reward
 # (terminal value, alpha, aggregation, RMGAP's variant) from ONE engine run; accuracy of every Table 1 method against
 # the length difference of chosen and rejected; the per-token view of selected comparisons.
 ANALYSIS = config["analysis"]

@@ -79,7 +79,7 @@ rule plot_training_curves:
         "../scripts/plot_training_curves.py"
 
 
-# Does RL sharpen? (issue 13, part 5): the RL policy's per-token entropy and its samples' log-likelihood under the
+# Does RL sharpen? The RL policy's per-token entropy and its samples' log-likelihood under the
 # frozen initial model, against the initial model sampled at several temperatures on the same RL prompts.
 rule measure_sharpening:
     input:

@@ -65,7 +65,7 @@ rule evaluate_math:
         "../scripts/evaluate_math.py"
 
 
-# Table 3's controls (issue 13, part 4): the base model sampled with lm-eval (same tasks, prompts, chat template, stop
+# Table 3's controls: the base model sampled with lm-eval (same tasks, prompts, chat template, stop
 # strings, token limit and grader as the greedy rows; `repeats` samples per problem, seeded), then best-of-N by the
 # frozen reward model's endogenous reward over the rl.temperature samples.
 rule sample_math:

@@ -1,4 +1,4 @@
-# Issue 13, part 6: the paper's Theorem 2 (imitation gap <~ H^2 eps, RL on the endogenous reward <~ H eps) on
+# The paper's Theorem 2 (imitation gap <~ H^2 eps, RL on the endogenous reward <~ H eps) on
 # synthetic token MDPs where the expert is known; exact dynamic programming, CPU, seconds.
 
 

@@ -1,4 +1,4 @@
-"""Issue 13, part 2: accuracy of every Table 1 method against the token-length difference of chosen and rejected
+"""Length under control: accuracy of every Table 1 method against the token-length difference of chosen and rejected
 (binned, with counts), on a length-matched subset, and with the chosen response shorter or longer; two trivial
 length-only methods beside them."""
 import matplotlib
@@ -99,7 +99,7 @@ with redirect_to(snakemake.log[0]):
                                            for b in s["bins"]}} for m, s in summaries.items()]
     lv = next(iter(summaries.values()))["levels"]
     header = [
-        "# Length under control (issue 13, part 2)",
+        "# Length under control",
         "",
         f"* Data `{snakemake.input.pairs}` ({len(rows)} rows); token lengths of the responses as the reward model "
         "encodes them (its tokenizer, end-of-turn token included on both sides). Every row gives RM-Bench's 9 "

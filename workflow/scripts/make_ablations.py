@@ -1,4 +1,4 @@
-"""Issue 13, part 1: the ablation table (RM-Bench metric per reward variant, the paper's EndoRM row beside) and its
+"""The ablation table (RM-Bench metric per reward variant, the paper's EndoRM row beside) and its
 figure (accuracy against alpha, one line per terminal value and aggregation)."""
 from collections import defaultdict
 
@@ -66,7 +66,7 @@ with redirect_to(snakemake.log[0]):
     model = model_label(meta["model"])
     run = meta["run"]
     header = [
-        "# Ablations of the endogenous reward on RM-Bench (issue 13, part 1)",
+        "# Ablations of the endogenous reward on RM-Bench",
         "",
         f"* Ours: model `{model}`, dtype {meta['dtype']}, device {meta['device']}; data `{meta['input']}` "
         f"({meta['rows']} rows" + (f": the first {meta['max_rows_per_domain']} of each domain of {meta['rows_read']}, "

@@ -1,4 +1,4 @@
-"""Issue 13, part 3: per-token r_h, log pi and V(s_h) of chosen vs rejected responses of selected RM-Bench
+"""Token view: per-token r_h, log pi and V(s_h) of chosen vs rejected responses of selected RM-Bench
 comparisons (the largest EndoRM margins either way and a few at random), as PNG heat strips and one HTML page."""
 from endorm.data import load_pairs
 from endorm.engine import Scorer
@@ -44,7 +44,7 @@ with redirect_to(snakemake.log[0]):
              + ("same-style comparisons only (RM-Bench's normal cells)." if cfg["same_style"] else
                 "all 9 comparisons of a row eligible."),
              "r_h = Q(s_h, a_h) - V(s_h+1); the last token's r_h is its raw logit under terminal zero. "
-             "Colour scales are shared by every response on the page (2nd-98th percentile; outside: clipped)."]
+             "Colour scales are shared by every response on the page; the legend says where each one is clipped."]
     write_text(snakemake.output.html, render_html("Endogenous reward per token: RM-Bench comparisons", intro,
                                                   sections, sc))
     for path, s in zip(snakemake.output.pngs, sections):

@@ -1,4 +1,4 @@
-"""Theorem 2 on a synthetic token MDP with a known expert (issue 13, part 6): the sweep, its tables and figure."""
+"""Theorem 2 on a synthetic token MDP with a known expert: the sweep, its tables and figure."""
 import importlib.metadata as md
 import math
 import platform

@@ -1,4 +1,4 @@
-"""Issue 13, part 1: every reward variant (terminal, alpha, aggregation, RMGAP's) of the RM-Bench rows from ONE engine
+"""Ablations: every reward variant (terminal, alpha, aggregation, RMGAP's) of the RM-Bench rows from ONE engine
 run (Scorer.token_stats_alphas), written as one scores file (a row per variant and preference row) with provenance."""
 import dataclasses
 import json
