@@ -164,7 +164,7 @@ def cmd_score(args) -> None:
     if len(set(methods)) != len(methods):
         raise EndormError(f"--method names a method twice: {args.method}")
     files = [f for out in outputs for f in (out, (out + ".meta.json", f"the metadata of --output {out}"))]
-    check_outputs(files, [args.input, args.judge_prompts, args.model])
+    check_outputs(files, [args.input, args.judge_prompts], folders=[args.model])
     judge_prompts = _judge_prompts(args.judge_prompts)
     rows = load_pairs(args.input)
     names = row_names(rows, args.input)
@@ -210,7 +210,7 @@ def cmd_token_rewards(args) -> None:
     if args.html:
         from .io import check_outputs
 
-        check_outputs([args.html], [args.model], what="--html")
+        check_outputs([args.html], what="--html", folders=[args.model])
     model, tokenizer = _load(args)
     scorer = Scorer(model, tokenizer, _format(args), progress=False)
     all_stats = scorer.token_stats([(args.prompt, r, args.system) for r in args.response], args.alpha)
@@ -297,7 +297,7 @@ def cmd_bench(args) -> None:
     if args.output:
         from .io import check_report_outputs
 
-        md_path = check_report_outputs(args.output, [args.model])
+        md_path = check_report_outputs(args.output, folders=[args.model])
     spec = BenchSpec(model=args.model, arch=args.arch, layers=args.layers, rows=args.rows,
                      prompt_tokens=args.prompt_tokens,
                      response_tokens=tuple(args.response_tokens), dtype=args.dtype,

@@ -52,13 +52,14 @@ def atomic_paths(paths: Iterable[str | os.PathLike]) -> Iterator[list[Path]]:
 
 
 def check_outputs(outputs: Iterable[str | os.PathLike | tuple[str | os.PathLike, str]],
-                  inputs: Iterable[str | os.PathLike | None] = (), what: str = "--output") -> None:
-    """Before any work: no output is an input (or inside an input folder) or another output, and each one's folder
-    can be written. An output given as ``(path, name)`` is called ``name`` in a message (a file written beside
-    another, such as a report's Markdown table); the others ``what PATH``."""
+                  inputs: Iterable[str | os.PathLike | None] = (), what: str = "--output",
+                  folders: Iterable[str | os.PathLike | None] = ()) -> None:
+    """Before any work: no output is an input, lies inside an input folder (``folders``: a model folder) or is
+    another output, and each one's folder can be written. An output given as ``(path, name)`` is called ``name`` in
+    a message (a file written beside another, such as a report's Markdown table); the others ``what PATH``."""
     seen: dict[str, str] = {}
     ins = {os.path.realpath(p): str(p) for p in inputs if p}
-    folders = [(real, given) for real, given in ins.items() if os.path.isdir(real)]
+    folders = [(os.path.realpath(f), str(f)) for f in folders if f and os.path.isdir(f)]
     for out in outputs:
         out, name = out if isinstance(out, tuple) else (out, f"{what} {out}")
         real = os.path.realpath(out)
@@ -80,10 +81,11 @@ def check_outputs(outputs: Iterable[str | os.PathLike | tuple[str | os.PathLike,
 
 
 def check_report_outputs(output: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = (),
-                         what: str = "--output") -> str:
+                         what: str = "--output", folders: Iterable[str | os.PathLike | None] = ()) -> str:
     """:func:`check_outputs` of a JSON report and the Markdown table written beside it; returns the table's path."""
     table = str(Path(output).with_suffix(".md"))
-    check_outputs([output, (table, f"the Markdown table written beside {what} {output} ({table})")], inputs, what)
+    check_outputs([output, (table, f"the Markdown table written beside {what} {output} ({table})")], inputs, what,
+                  folders)
     return table
 
 

@@ -413,7 +413,7 @@ def cmd_serve(args) -> None:
     # Everything that can be wrong with the start-up is found before the model loads (which can take minutes).
     token, source = bearer_token(args.token, args.token_file)
     if args.port_file:
-        check_outputs([args.port_file], [args.token_file, args.model], what="--port-file")
+        check_outputs([args.port_file], [args.token_file], what="--port-file", folders=[args.model])
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
     model, tokenizer = _load(args)

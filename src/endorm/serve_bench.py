@@ -252,7 +252,7 @@ def cmd_bench_serve(args) -> None:
     if not Path(args.rows_file).is_file():
         raise EndormError(f"--rows-file {args.rows_file}: no such file (an RM-Bench data/<domain>_filtered.json)")
     if args.output:
-        md_path = check_report_outputs(args.output, [args.rows_file, args.model])
+        md_path = check_report_outputs(args.output, [args.rows_file], folders=[args.model])
     result = run(args)
     md = to_markdown(result)
     print(md)
