@@ -11,7 +11,10 @@ min_version("9.0")
 # The config files as written, before they are merged: a key written twice (YAML keeps only the last) or a file
 # that is not YAML is named with its line.
 check_config_files(
-    [os.path.join(workflow.basedir, "config/config.yaml"), *(workflow.overwrite_configfiles or [])]
+    [
+        os.path.join(workflow.basedir, "config/config.yaml"),
+        *(workflow.overwrite_configfiles or []),
+    ]
 )
 
 

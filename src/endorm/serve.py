@@ -416,8 +416,12 @@ def cmd_serve(args) -> None:
         check_outputs([args.port_file], [args.token_file], what="--port-file", folders=[args.model])
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
-    model, tokenizer = _load(args)
-    scorer = Scorer(model, tokenizer, _format(args), max_batch_tokens=args.batch_tokens, progress=False)
+    try:
+        model, tokenizer = _load(args)
+        scorer = Scorer(model, tokenizer, _format(args), max_batch_tokens=args.batch_tokens, progress=False)
+    except BaseException:
+        sock.close()
+        raise
     app = create_app(scorer, reward, limits, token, model_name=args.model)
     config = uvicorn.Config(app, log_level="warning" if args.quiet else "info", access_log=not args.quiet,
                             timeout_graceful_shutdown=int(math.ceil(limits.timeout_s)) + 5,
