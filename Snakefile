@@ -4,9 +4,18 @@ import os
 
 from snakemake.utils import min_version, validate
 
-from endorm.configcheck import check_config
+from endorm.configcheck import check_config, check_config_files
 
 min_version("9.0")
+
+# The config files as written, before they are merged: a key written twice (YAML keeps only the last) or a file
+# that is not YAML is named with its line.
+check_config_files(
+    [
+        os.path.join(workflow.basedir, "config/config.yaml"),
+        *(workflow.overwrite_configfiles or []),
+    ]
+)
 
 
 configfile: os.path.join(workflow.basedir, "config/config.yaml")

@@ -89,6 +89,17 @@ def model_variant(kind: str, tiny_dir: Path, root: Path) -> Path:
                                    intermediate_size=64)).save_pretrained(d)
         for f in ("tokenizer.json", "tokenizer_config.json"):
             shutil.copy(tiny_dir / f, d / f)
+    elif kind == "big-tokenizer":  # the tokenizer of another model: more tokens than embedding rows
+        from transformers import AutoTokenizer
+
+        _copy(tiny_dir, d)
+        tok = AutoTokenizer.from_pretrained(d)
+        tok.add_tokens(["<extra_0>", "<extra_1>", "<extra_2>"])
+        tok.save_pretrained(d)
+    elif kind == "short-context":  # 64 positions, as a small GPT-2-like model has
+        _copy(tiny_dir, d)
+        cfg = json.loads((d / "config.json").read_text())
+        (d / "config.json").write_text(json.dumps({**cfg, "max_position_embeddings": 64}))
     elif kind == "a-file":
         d.write_text("{}")
     else:
@@ -105,6 +116,8 @@ TOKENS = ["token-rewards", "--model", "MODEL", "--prompt", "What is two plus two
 METRICS = ["rmbench-metrics", "--scores", "INPUT", "--output", "OUT"]
 GOOD = {"in.jsonl": jl(GOOD_ROW)}
 GOODS = {"in.jsonl": jl(GOOD_SCORES)}
+AIME = "qwen2.5-math/evaluation/data/aime24/test.jsonl"
+AIME_ROWS = {AIME: jl({"id": 1, "problem": "Find m.", "answer": "204"}, {"id": 2, "problem": "Find n.", "answer": "7"})}
 
 
 def score(*extra, files=None, model="MODEL"):
@@ -114,9 +127,10 @@ def score(*extra, files=None, model="MODEL"):
 
 CASES = [
     # --- score: option values, checked where they are parsed
-    ("alpha-inf", *score("--alpha", "inf"), ["--alpha", "finite number > 0", "'inf'"]),
-    ("alpha-zero", *score("--alpha", "0"), ["--alpha", "> 0"]),
-    ("alpha-negative", *score("--alpha", "-1"), ["--alpha", "> 0"]),
+    ("alpha-inf", *score("--alpha", "inf"), ["--alpha", "finite number in [0.001, 1000]", "'inf'"]),
+    ("alpha-tiny", *score("--alpha", "1e-300"), ["--alpha", "finite number in [0.001, 1000]", "'1e-300'"]),
+    ("alpha-zero", *score("--alpha", "0"), ["--alpha", "[0.001, 1000]"]),
+    ("alpha-negative", *score("--alpha", "-1"), ["--alpha", "[0.001, 1000]"]),
     ("alpha-nan", *score("--alpha", "nan"), ["--alpha", "'nan'"]),
     ("alpha-text", *score("--alpha", "one"), ["--alpha", "expected a number"]),
     ("gamma-2", *score("--gamma", "2"), ["--gamma", "(0, 1]"]),
@@ -142,7 +156,9 @@ CASES = [
     # --- score: outputs never clobber
     ("output-is-input", *score("--output", "INPUT"), ["is the input file", "in.jsonl"]),
     ("two-outputs-same", *score("--method", "endorm,loglik", "--output", "DIR/x.jsonl,DIR/x.jsonl"),
-     ["x.jsonl", "twice"]),
+     ["x.jsonl", "would overwrite --output"]),
+    ("output-is-other-metadata", *score("--method", "endorm,loglik", "--output", "DIR/a.jsonl,DIR/a.jsonl.meta.json"),
+     ["--output", "a.jsonl.meta.json would overwrite the metadata of --output", "a.jsonl"]),
     ("output-is-directory", *score("--output", "DIR"), ["is a directory"]),
     ("output-under-a-file", *score("--output", "DIR/in.jsonl/out.jsonl"), ["cannot write there"]),
     ("second-output-unwritable", *score("--method", "endorm,loglik", "--output", "DIR/a.jsonl,DIR/in.jsonl/b.jsonl"),
@@ -186,7 +202,16 @@ CASES = [
     ("judge-prompt-placeholder", *score("--method", "generative-verifier", "--judge-prompts", "DIR/jp.json",
                                         files={**GOOD, "jp.json": b'{"generative-verifier": "{question}"}'}),
      ["jp.json", "unknown placeholder {question}"]),
-    ("too-long", *score("--max-length", "8"), ["exceeds max_length 8", "overflow"]),
+    ("too-long", *score("--max-length", "8"), ["in.jsonl, row 1 (id 'a'), chosen[0]: prompt", "exceeds max_length 8",
+                                               "--overflow"]),
+    ("too-long-second-row", *score("--max-length", "70", files={"in.jsonl": jl(GOOD_ROW, {
+        **GOOD_ROW, "id": "b", "rejected": ["x", "y", "Yes " * 40]})}), ["in.jsonl, row 2 (id 'b'), rejected[2]",
+                                                                        "exceeds max_length 70", "--overflow"]),
+    ("too-long-judge", *score("--method", "genrm-pointwise", "--max-length", "8"),
+     ["row 1 (id 'a'), chosen[0]: judge prompt", "--overflow"]),
+    ("max-length-above-context", *score("--max-length", "1000", model="MODEL:short-context",
+                                        files={"in.jsonl": jl({**GOOD_ROW, "prompt": "two plus two " * 30})}),
+     ["row 1 (id 'a')", "exceeds max_length 64", "--overflow"]),
     ("eot-not-a-token", *score("--eot-token", "<|nope|>"), ["eot_token", "<|nope|>"]),
     # --- score: models are what they claim
     ("model-not-a-folder", *score(model="MODEL:a-file"), ["model-a-file", "not a folder"]),
@@ -199,12 +224,15 @@ CASES = [
     ("model-no-tokenizer", *score(model="MODEL:no-tokenizer"), ["model-no-tokenizer", "tokenizer"]),
     ("model-no-chat-template", *score(model="MODEL:no-template"), ["no chat template", "chat_template"]),
     ("model-bidirectional", *score(model="MODEL:bert"), ["model-bert", "not a causal LM"]),
+    ("model-tokenizer-too-big", *score(model="MODEL:big-tokenizer"),
+     ["model-big-tokenizer", "the tokenizer has", "tokens but the model's embedding table has", "rows"]),
+    ("model-missing", *score(model="DIR/no-model"), ["model folder", "no-model: not found"]),
     # --- token-rewards
     ("tokens-empty-prompt", ["token-rewards", "--model", "MODEL", "--prompt", "", "--response", "x"], {},
      ["token-rewards", "'prompt'", "empty"]),
     ("tokens-blank-prompt", ["token-rewards", "--model", "MODEL", "--prompt", " \n ", "--response", "x"], {},
      ["'prompt'", "empty"]),
-    ("tokens-alpha-zero", TOKENS + ["--alpha", "0"], {}, ["--alpha", "> 0"]),
+    ("tokens-alpha-zero", TOKENS + ["--alpha", "0"], {}, ["--alpha", "[0.001, 1000]"]),
     ("tokens-surrogate", ["token-rewards", "--model", "MODEL", "--prompt", "a\udcff", "--response", "x"], {},
      ["'prompt'", "lone surrogate"]),
     ("tokens-model-no-head", ["token-rewards", "--model", "MODEL:no-head", "--prompt", "a", "--response", "b"], {},
@@ -257,6 +285,16 @@ CASES = [
     ("serve-max-queue", ["serve", "--model", "MODEL", "--max-queue", "0"], {}, ["--max-queue", ">= 1"]),
     ("serve-model-no-head", ["serve", "--model", "MODEL:no-head", "--port", "0"], {}, ["lm_head.weight"]),
     ("grader-check-no-data", ["grader-check", "--data", "DIR/nope"], {}, ["nope", "file not found"]),
+    ("grader-check-output-is-data", ["grader-check", "--data", "DIR", "--suites", "aime24", "--output", f"DIR/{AIME}"],
+     AIME_ROWS, ["--output", "is the input file", "aime24/test.jsonl"]),
+    ("grader-check-output-md", ["grader-check", "--data", "DIR", "--suites", "aime24", "--output", "DIR/report.md"],
+     AIME_ROWS, ["the Markdown table written beside --output", "would overwrite --output", "report.md"]),
+    ("bench-output-md", ["bench", "--model", "MODEL", "--output", "DIR/b.md"], {}, ["b.md", "would overwrite"]),
+    ("bench-serve-output-is-rows", ["bench-serve", "--model", "MODEL", "--rows-file", "INPUT", "--output", "INPUT"],
+     GOOD, ["--output", "is the input file"]),
+    ("bench-stages-output-dir", ["bench-stages", "--layers", "1", "--output", "DIR"], {},
+     ["--output", "is a directory"]),
+    ("serve-model-missing", ["serve", "--model", "DIR/no-model", "--port", "0"], {}, ["no-model: not found"]),
     ("grader-check-suite", ["grader-check", "--data", "DIR", "--suites", "aime25"], {}, ["--suites", "aime25"]),
     ("no-command", [], {}, ["command"]),
     ("unknown-command", ["fly"], {}, ["invalid choice", "fly"]),
@@ -285,6 +323,7 @@ def test_bad_input(name, argv, files, expected, tiny_dir, tmp_path, capsys):
     case_dir = tmp_path / "case"
     case_dir.mkdir()
     for fname, content in files.items():
+        (case_dir / fname).parent.mkdir(parents=True, exist_ok=True)
         (case_dir / fname).write_bytes(content)
     argv = resolve(argv, case_dir, tiny_dir, files)
     before = snapshot(case_dir)
@@ -344,6 +383,63 @@ def test_several_outputs_are_all_or_nothing(tiny_dir, tmp_path):
     assert main(["score", "--model", str(tiny_dir), "--input", str(pairs), "--method", "endorm,loglik",
                  "--output", ",".join(map(str, outs)), "--quiet"]) == 0
     assert all(o.exists() and Path(f"{o}.meta.json").exists() for o in outs)
+
+
+def test_no_output_inside_the_model_folder(tiny_dir, tmp_path, capsys):
+    """The model folder is an input of every command that loads it: nothing is written into it."""
+    model = _copy(tiny_dir, tmp_path / "model")
+    (tmp_path / "pairs.jsonl").write_bytes(jl(GOOD_ROW))
+    before = snapshot(model)
+    assert main(["score", "--model", str(model), "--input", str(tmp_path / "pairs.jsonl"), "--output",
+                 str(model / "scores.jsonl")]) == 2
+    assert main(TOKENS[:2] + [str(model)] + TOKENS[3:] + ["--html", str(model / "tokenizer.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("is inside the input folder") == 2 and "--html" in err and snapshot(model) == before
+
+
+def test_grader_check_states_dropped_rows(tmp_path, capsys):
+    """A row without an answer is dropped: the console and the Markdown table say how many, and which."""
+    data = tmp_path / "data" / AIME
+    data.parent.mkdir(parents=True)
+    data.write_bytes(AIME_ROWS[AIME] + jl({"id": 3, "problem": "No answer here."}))
+    out = tmp_path / "report.json"
+    assert main(["grader-check", "--data", str(tmp_path / "data"), "--suites", "aime24", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "aime24: 2 of 3 rows graded, 1 dropped (no usable answer)" in printed
+    assert "row 3: missing field 'answer'" in printed
+    assert "| suite | n | dropped |" in printed and "| aime24 | 2 | 1 |" in (tmp_path / "report.md").read_text()
+    assert len(json.loads(out.read_text())["aime24"]["dropped"]) == 1
+
+
+def test_empty_responses_are_counted_and_reported_once(tiny_dir, tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    pairs, out = tmp_path / "pairs.jsonl", tmp_path / "scores.jsonl"
+    pairs.write_bytes(jl({**GOOD_ROW, "chosen": ["Four.", "", "4"]}, {**GOOD_ROW, "id": "b", "rejected": [" \n", "5"]}))
+    assert main(["score", "--model", str(tiny_dir), "--input", str(pairs), "--output", str(out), "--quiet"]) == 0
+    run = json.loads(Path(f"{out}.meta.json").read_text())["run"]
+    assert run["empty_responses"] == 2 and run["empty_response_at"] == ["a: chosen[1]", "b: rejected[0]"]
+    said = [r.getMessage() for r in caplog.records if "empty or whitespace only" in r.getMessage()]
+    assert len(said) == 1 and "2 of 11 responses" in said[0], said
+    caplog.clear()
+    assert main(TOKENS[:2] + [str(tiny_dir)] + TOKENS[3:] + ["--response", "", "--response", "  "]) == 0
+    said = [r.getMessage() for r in caplog.records if "empty or whitespace only" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("--response 2, 3:"), said
+
+
+def test_max_length_above_the_context_is_capped_with_a_warning(tiny, caplog):
+    import logging
+
+    from endorm.encoding import PromptEncoder, PromptFormat
+
+    caplog.set_level(logging.WARNING)
+    encoder = PromptEncoder(tiny[1], PromptFormat(max_length=1000), model_max_length=64)
+    assert encoder.max_length == 64
+    assert "max_length 1000 is above the model's context (max_position_embeddings 64): capped to 64" in caplog.text
+    with pytest.raises(EndormError, match="exceeds max_length 64"):
+        encoder.fit(list(range(251)), [1])
+    assert PromptEncoder(tiny[1], PromptFormat(max_length=32), model_max_length=64).max_length == 32
 
 
 # ----- the JSONL reader, property-based -----------------------------------------------------------------------------
@@ -450,6 +546,13 @@ CONFIG_CASES = [
      ["math_eval.controls.sample: unknown key", "did you mean 'samples'"]),
     ("sharpening-one-temperature", {"rl": {"sharpening": {"temperatures": [0.5]}}},
      ["rl.sharpening.temperatures", "too short"]),
+    # NaN passes a schema's range checks, and a number with no maximum takes infinity
+    ("alpha-nan", {"reward": {"alpha": float("nan")}}, ["config key reward.alpha: nan is not a finite number"]),
+    ("gamma-nan", {"reward": {"gamma": float("nan")}}, ["config key reward.gamma: nan is not a finite number"]),
+    ("rl-beta-infinite", {"rl": {"beta": float("inf")}}, ["config key rl.beta: inf is not a finite number"]),
+    ("ablation-alpha-nan", {"analysis": {"ablations": {"alphas": [0.5, float("nan")]}}},
+     ["config key analysis.ablations.alphas[1]: nan is not a finite number"]),
+    ("alpha-tiny", {"reward": {"alpha": 1e-300}}, ["config key reward.alpha", "1e-300", "minimum of 0.001"]),
 ]
 
 
@@ -469,8 +572,11 @@ def test_shipped_configs_pass_the_check():
 
     from endorm.configcheck import check_config
 
+    from endorm.configcheck import check_config_files
+
     for extra in ("config/config.yaml", "config/paper.yaml", "tests/config/test.yaml"):
         check_config(merged(yaml.safe_load((ROOT / extra).read_text())), SCHEMA, TASKS)
+    check_config_files(sorted((ROOT / "config").glob("*.yaml")) + sorted((ROOT / "tests/config").glob("*.yaml")))
 
 
 def test_enough_config_cases():
@@ -499,6 +605,46 @@ def test_bad_config_stops_the_dry_run(name, tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "invalid configuration" in out
     assert all(part in out for part in next(c[2] for c in CONFIG_CASES if c[0] == name))
+    assert not (tmp_path / "results").exists()
+
+
+CONFIG_FILE_CASES = [
+    # (name, file text or None for a missing file, substrings of the message)
+    ("repeated-section", "reward:\n  alpha: 2\nformat:\n  max_length: 9\nreward:\n  gamma: 0.5\n",
+     ["c.yaml, line 5: config key reward is written twice (on lines 1 and 5)", "keep only the second"]),
+    ("repeated-nested", "reward:\n  alpha: 2\n  terminal: zero\n  alpha: 3\n",
+     ["c.yaml, line 4: config key reward.alpha is written twice (on lines 2 and 4)"]),
+    ("repeated-in-list", "math_eval:\n  benchmarks:\n    - {name: gsm8k, n: 3, n: 4}\n",
+     ["config key math_eval.benchmarks[0].n is written twice (on line 3)"]),
+    ("malformed", "reward:\n  alpha: [1, 2\nformat: {}\n",
+     ["c.yaml, line 3, column 7: not valid YAML", "flow sequence"]),
+    ("tab-indented", "reward:\n\talpha: 2\n", ["c.yaml, line 2, column 1: not valid YAML", "'\\t'"]),
+    ("not-a-mapping", "- reward\n- alpha\n", ["c.yaml: expected a mapping of config keys", "a list"]),
+    ("empty", "", ["c.yaml: expected a mapping of config keys", "an empty file"]),
+    ("missing", None, ["config file", "c.yaml: file not found"]),
+]
+
+
+@pytest.mark.parametrize("name,text,expected", CONFIG_FILE_CASES, ids=[c[0] for c in CONFIG_FILE_CASES])
+def test_bad_config_file(name, text, expected, tmp_path):
+    from endorm.configcheck import ConfigError, check_config_files
+
+    if text is not None:
+        (tmp_path / "c.yaml").write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        check_config_files([ROOT / "config/config.yaml", tmp_path / "c.yaml"])
+    for part in expected:
+        assert part in str(exc.value), f"{part!r} not in: {exc.value}"
+
+
+def test_repeated_key_stops_the_dry_run(tmp_path):
+    """The Snakefile reads the files Snakemake was given as written: a key written twice is not merged silently."""
+    cfg = tmp_path / "twice.yaml"
+    cfg.write_text("reward:\n  alpha: 2.0\nreward:\n  terminal: bootstrap\n")
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-n", "--configfile",
+                           str(cfg)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "config key reward is written twice (on lines 1 and 3)" in out, out[-2000:]
     assert not (tmp_path / "results").exists()
 
 

@@ -1,9 +1,11 @@
 """The reward server on loopback with the tiny model: both protocols against the offline engine, dense rewards, the
-verl function, bad requests, auth, queue limits, timeouts, a bounded load test, and graceful shutdown of the CLI."""
+verl function, bad requests (and 2,000 random ones: never a 5xx), auth, start-up checks before the model loads, queue
+limits, timeouts, a bounded load test, and graceful shutdown of the CLI."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import os
 import random
@@ -15,6 +17,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -179,7 +183,7 @@ def test_verl_compute_score(server, scorer):
         compute_score("gsm8k", "x", "1", {"index": 3}, url=server.url)
     with pytest.raises(ValueError, match="role and content"):
         compute_score("gsm8k", "x", "1", {"prompt": [{"role": "user"}]}, url=server.url)
-    with pytest.raises(RuntimeError, match="422.*empty prompt"):
+    with pytest.raises(RuntimeError, match="422.*'prompt' is empty"):
         compute_score("gsm8k", "x", "1", {"prompt": ""}, url=server.url)
 
 
@@ -231,6 +235,145 @@ def test_bad_requests_get_clear_4xx(server, scorer):
     assert 'endorm_request_errors_total{endpoint="/score",status="422"}' in metrics
 
 
+def raw_post(server, path, body, **kw):
+    """``body`` as Python's json writes it: NaN and Infinity as JavaScript literals, lone surrogates as escapes."""
+    return httpx.post(server.url + path, content=json.dumps(body, allow_nan=True).encode(),
+                      headers={"content-type": "application/json"}, timeout=60, **kw)
+
+
+def test_server_refuses_what_score_refuses(server, tiny_dir, tmp_path, capsys):
+    """Lone surrogates, non-finite or out-of-range reward options and empty prompts are 422s naming the field, in
+    `endorm score`'s words; never a 500, never a 200 with null scores."""
+    from endorm.cli import main
+
+    def refused(resp, field, *words):
+        assert resp.status_code == 422, (resp.status_code, resp.text)
+        body = resp.json()  # valid JSON even when the request held a lone surrogate
+        assert body["field"] == field, body
+        for w in words:
+            assert w in body["error"], body
+        return body["error"]
+
+    ok = {"prompt": "What is two plus two?", "responses": ["Four.", "4"]}
+    surrogate = "holds a lone surrogate (\\ud800), which is not valid Unicode; expected text"
+    said = refused(raw_post(server, "/score", {**ok, "prompt": "x\ud800"}), "prompt", surrogate)
+    refused(raw_post(server, "/score", {**ok, "responses": ["a", "b\ud800"]}), "responses.1", surrogate)
+    refused(raw_post(server, "/score", {**ok, "system": "\udfff"}), "system", "lone surrogate (\\udfff)")
+    refused(raw_post(server, "/score", {**ok, "prompt": [{"role": "user", "content": "\ud800"}]}), "prompt.0.content",
+            surrogate)
+    refused(raw_post(server, "/score", {**ok, "id": "\ud800"}), "id", surrogate)
+    refused(raw_post(server, "/get_reward", {"query": ["a\ud800b"], "prompts": ["a"]}), "query.0", surrogate)
+    assert raw_post(server, "/score", {**ok, "\ud800": 1}).status_code == 422  # an unknown key, echoed as JSON
+    # `endorm score` says the same of a pair file's row
+    (tmp_path / "p.jsonl").write_text('{"id": 1, "prompt": "x\\ud800", "chosen": "a", "rejected": "b"}\n')
+    assert main(["score", "--model", str(tiny_dir), "--input", str(tmp_path / "p.jsonl"), "--output",
+                 str(tmp_path / "o.jsonl")]) == 2
+    assert surrogate in capsys.readouterr().err and surrogate in said
+
+    alpha_range = "a finite number in [0.001, 1000]"
+    for alpha in (float("inf"), float("nan"), 1e-300, 1e300, 0, -1):
+        refused(raw_post(server, "/score", {**ok, "reward": {"alpha": alpha}}), "reward.alpha", alpha_range)
+    for gamma in (float("inf"), float("nan"), 0, 2):
+        refused(raw_post(server, "/score", {**ok, "reward": {"aggregation": "discounted", "gamma": gamma}}),
+                "reward.gamma", "(0, 1]")
+    refused(raw_post(server, "/score", {**ok, "timeout": float("inf")}), "timeout", "finite")
+    assert main(["score", "--model", str(tiny_dir), "--input", str(tmp_path / "p.jsonl"), "--output",
+                 str(tmp_path / "o.jsonl"), "--alpha", "1e-300"]) == 2
+    assert alpha_range in capsys.readouterr().err
+    # the bounds give finite scores at both ends
+    for alpha in (0.001, 1000):
+        r = post(server, "/score", {**ok, "reward": {"alpha": alpha}, "tokens": True})
+        assert r.status_code == 200 and all(isinstance(x, float) for x in r.json()["scores"]), r.text
+
+    refused(post(server, "/score", {**ok, "prompt": []}), "prompt", "empty message list")
+    refused(post(server, "/score", {**ok, "prompt": " \n "}), "prompt", "field 'prompt' is empty")
+    refused(post(server, "/get_reward", {"query": [" a"], "prompts": [" "]}), "prompts.0", "empty prompt")
+    assert httpx.get(server.url + "/health").json()["status"] == "ok"
+
+
+# ----- random requests: 2xx or 4xx, never a 5xx, and the server still answers ------------------------------------
+TEXT = st.text(max_size=12) | st.text(st.sampled_from("a \n\x00\u00e9\ud800\udfff"), max_size=6)  # surrogates often
+NUMBER = (st.floats() | st.integers(-(2**70), 2**70)
+          | st.sampled_from([1e-300, 1e300, 0.0, -0.0, 0.001, 1000.0, float("inf"), float("nan")]))
+KEYS = st.sampled_from(["prompt", "responses", "system", "reward", "tokens", "id", "timeout", "query", "prompts",
+                        "labels", "alpha", "terminal", "aggregation", "gamma", "role", "content"]) | TEXT
+ANY = st.recursive(st.none() | st.booleans() | NUMBER | TEXT,
+                   lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3), max_leaves=6)
+WORD = st.sampled_from(WORDS + PROMPTS + ["", " ", "\n", "<|im_end|>", "<s>", "<|im_start|>assistant"]) | TEXT
+MESSAGES = st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "assistant", "tool"]),
+                                           "content": WORD}), max_size=3)
+REWARD = st.fixed_dictionaries({}, optional={"alpha": NUMBER, "gamma": NUMBER,
+                                             "terminal": st.sampled_from(["zero", "bootstrap", "none"]),
+                                             "aggregation": st.sampled_from(["sum", "mean", "discounted", "max"])})
+NATIVE = st.fixed_dictionaries(
+    {"prompt": WORD | MESSAGES, "responses": st.lists(WORD, max_size=3)},
+    optional={"system": st.none() | WORD, "reward": REWARD, "tokens": st.booleans(), "id": st.none() | NUMBER | WORD,
+              "extra": ANY,
+              # a tiny positive timeout is a legitimate 504; these are refused or harmless
+              "timeout": st.sampled_from([0, -1, 30, 1e300, float("inf"), float("nan"), "x", None])})
+
+
+@st.composite
+def openrlhf(draw):
+    """A group of queries, mostly prompt + response as OpenRLHF sends them, with odd texts and mismatches."""
+    prompt, n = draw(WORD), draw(st.integers(1, 3))
+    queries = [prompt + draw(WORD) if draw(st.integers(0, 3)) else draw(WORD) for _ in range(n)]
+    prompts = draw(st.sampled_from(["same", "same", "same", "other", "none"]))
+    body = {"query": queries, "prompts": [prompt] * n if prompts == "same" else
+            draw(st.lists(WORD, max_size=3)) if prompts == "other" else None}
+    if draw(st.booleans()):
+        body["labels"] = draw(ANY)
+    return body
+
+
+BODY = st.one_of(st.binary(max_size=40), ANY.map(lambda v: json.dumps(v, allow_nan=True).encode()),
+                 NATIVE.map(lambda v: json.dumps(v, allow_nan=True).encode()),
+                 openrlhf().map(lambda v: json.dumps(v, allow_nan=True).encode()))
+BODIES_PER_EXAMPLE = 4
+
+
+@pytest.fixture(scope="module")
+def quick(scorer):
+    """A server that scores at once (no batch wait), for many small requests."""
+    live = LiveServer(create_app(scorer, RewardOptions(), ServeLimits(batch_wait_ms=0, max_request_responses=8)))
+    live.http = httpx.Client(base_url=live.url, timeout=60)
+    live.sent = collections.Counter()
+    yield live
+    live.http.close()
+    live.stop()
+
+
+@settings(max_examples=2000 // BODIES_PER_EXAMPLE, deadline=None, suppress_health_check=list(HealthCheck))
+@given(bodies=st.lists(BODY, min_size=BODIES_PER_EXAMPLE, max_size=BODIES_PER_EXAMPLE))
+def test_random_requests_never_get_a_5xx(quick, bodies):
+    """Random bodies (bytes, any JSON, and bodies shaped like each protocol's with odd values) at both POST endpoints,
+    the GET endpoints in between: every answer is 2xx or 4xx, an error says what is wrong, a score is a number."""
+    for body in bodies:
+        for path in ("/score", "/get_reward"):
+            r = quick.http.post(path, content=body, headers={"content-type": "application/json"})
+            quick.sent[path, r.status_code] += 1
+            assert r.status_code < 500, (path, body, r.status_code, r.text)
+            if r.status_code >= 400:
+                assert r.json()["error"]
+            elif path == "/score":
+                assert all(isinstance(x, float) for x in r.json()["scores"])  # never null scores
+    path = ("/health", "/metrics")[len(bodies[0]) % 2]
+    r = quick.http.get(path)
+    quick.sent[path, r.status_code] += 1
+    assert r.status_code == 200, r.text
+
+
+def test_server_answers_after_the_random_requests(quick, scorer):
+    sent = dict(quick.sent)
+    print("random requests by endpoint and status:", sorted(sent.items()))
+    for path in ("/score", "/get_reward"):  # enough of them, and some were scored
+        assert sum(n for (p, _), n in sent.items() if p == path) >= 2000 and sent.get((path, 200), 0) >= 10, sent
+    assert quick.http.get("/health").json()["status"] == "ok"
+    r = quick.http.post("/score", json={"prompt": PROMPTS[0], "responses": ["Four."]})
+    assert r.status_code == 200 and relclose(r.json()["scores"][0], offline(scorer, [(PROMPTS[0], "Four.", None)])[0])
+    assert 'status="5' not in quick.http.get("/metrics").text  # no request before this one ended in a 5xx either
+
+
 @pytest.fixture(scope="module")
 def strict(scorer):
     """A server with a bearer token, a 4-response queue and a long batch wait (so requests stay queued)."""
@@ -238,6 +381,107 @@ def strict(scorer):
     live = LiveServer(create_app(scorer, RewardOptions(), limits, token="s3cret"))
     yield live
     live.stop()
+
+
+# ----- start-up: refused before the model loads, naming the token's source, the file or the address ---------------
+@pytest.fixture
+def no_model(monkeypatch):
+    """``endorm serve`` whose model load fails the test: what is refused is refused before it."""
+    import endorm.cli
+
+    def load(args):
+        raise AssertionError("the model was loaded before the start-up problem was found")
+
+    monkeypatch.setattr(endorm.cli, "_load", load)
+    monkeypatch.delenv("ENDORM_TOKEN", raising=False)
+
+
+@pytest.mark.parametrize("way,value,source", [("--token", "", "--token"), ("--token", " \t ", "--token"),
+                                              ("--token-file", "\n", "--token-file"),
+                                              ("--token-file", "", "--token-file"),
+                                              ("ENDORM_TOKEN", " ", "$ENDORM_TOKEN"),
+                                              ("ENDORM_TOKEN", "", "$ENDORM_TOKEN")])
+def test_empty_token_is_refused_at_start(way, value, source, no_model, tmp_path, monkeypatch, capsys):
+    from endorm.cli import main
+
+    argv = ["serve", "--model", "m", "--port", "0"]
+    if way == "--token":
+        argv += ["--token", value]
+    elif way == "--token-file":
+        (tmp_path / "token").write_text(value)
+        argv += ["--token-file", str(tmp_path / "token")]
+    else:
+        monkeypatch.setenv(way, value)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"endorm: error: {source}") and "bearer token is empty" in err, err
+
+
+@pytest.mark.parametrize("case", ["token-file-missing", "token-not-ascii", "token-and-file", "port-in-use",
+                                  "port-file-is-token-file"])
+def test_start_up_problems_are_named_before_the_model_loads(case, no_model, tmp_path, capsys):
+    from endorm.cli import main
+
+    (tmp_path / "token").write_text("tok\n")
+    argv = ["serve", "--model", "m", "--port", "0"]
+    held = None
+    if case == "token-file-missing":
+        argv += ["--token-file", str(tmp_path / "nope")]
+        expected = [f"--token-file {tmp_path / 'nope'}: file not found"]
+    elif case == "token-not-ascii":
+        argv += ["--token", "s\u00e9cret"]
+        expected = ["--token", "printable ASCII"]
+    elif case == "token-and-file":
+        argv += ["--token", "a", "--token-file", str(tmp_path / "token")]
+        expected = ["not both"]
+    elif case == "port-in-use":
+        held = bind("127.0.0.1", 0)
+        argv += ["--port", str(held.getsockname()[1])]
+        expected = [f"cannot listen on 127.0.0.1:{held.getsockname()[1]}", "already in use"]
+    else:
+        argv += ["--token-file", str(tmp_path / "token"), "--port-file", str(tmp_path / "token")]
+        expected = ["--port-file", "is the input file"]
+    try:
+        assert main(argv) == 2
+    finally:
+        if held is not None:
+            held.close()
+    err = capsys.readouterr().err
+    assert all(part in err for part in expected) and "model was loaded" not in err, err
+    assert (tmp_path / "token").read_text() == "tok\n"
+
+
+def test_start_up_line_says_whether_a_token_is_required(tiny_dir, monkeypatch, caplog):
+    """The token from $ENDORM_TOKEN is required (and said so); without one the line says the server is open."""
+    import logging
+
+    import uvicorn
+    from starlette.testclient import TestClient
+
+    from endorm.cli import main
+
+    apps = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets: (apps.append(self.config.app), sockets[0].close()))
+    caplog.set_level(logging.INFO)
+    monkeypatch.setenv("ENDORM_TOKEN", "env-token")
+    assert main(["serve", "--model", str(tiny_dir), "--port", "0", "--threads", "1"]) == 0
+    assert "bearer token required (from $ENDORM_TOKEN)" in caplog.text
+    with TestClient(apps[0]) as client:
+        body = {"prompt": "x", "responses": ["a"]}
+        assert client.post("/score", json=body).status_code == 401
+        assert client.post("/score", json=body, headers={"Authorization": "Bearer env-token"}).status_code == 200
+    caplog.clear()
+    monkeypatch.delenv("ENDORM_TOKEN")
+    assert main(["serve", "--model", str(tiny_dir), "--port", "0", "--threads", "1"]) == 0
+    assert "NO bearer token: anyone who can reach 127.0.0.1:" in caplog.text
+
+
+def test_empty_token_never_means_open(scorer):
+    from endorm.errors import EndormError
+
+    for token in ("", "  ", "\n"):
+        with pytest.raises(EndormError, match="bearer token is empty"):
+            create_app(scorer, RewardOptions(), token=token)
 
 
 def test_auth(strict):
@@ -365,6 +609,7 @@ def test_cli_serve_graceful_shutdown(tiny_dir, scorer, tmp_path):
         out = proc.stdout.read()
         assert proc.returncode in (0, -signal.SIGTERM), out
         assert "Application shutdown complete" in out and "Traceback" not in out
+        assert f"bearer token required (from --token-file {tmp_path / 'token'})" in out
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -14,7 +14,7 @@ import math
 import sys
 import time
 
-from .defaults import DEFAULT_BATCH_TOKENS, DEFAULT_RESAMPLES
+from .defaults import ALPHA_MAX, ALPHA_MIN, DEFAULT_BATCH_TOKENS, DEFAULT_RESAMPLES
 from .errors import EndormError
 
 log = logging.getLogger("endorm")
@@ -52,6 +52,13 @@ def positive_float(text: str) -> float:
     value = _float(text)
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def temperature(text: str) -> float:
+    value = _float(text)
+    if not ALPHA_MIN <= value <= ALPHA_MAX:
+        raise argparse.ArgumentTypeError(f"expected a finite number in [{ALPHA_MIN:g}, {ALPHA_MAX:g}], got {text!r}")
     return value
 
 
@@ -102,7 +109,7 @@ class DeprecatedAlias(argparse.Action):
 
 
 def _add_format_args(p: argparse.ArgumentParser, system_prompt: bool = True) -> None:
-    p.add_argument("--alpha", type=positive_float, default=1.0, help="soft-Q temperature (default 1)")
+    p.add_argument("--alpha", type=temperature, default=1.0, help="soft-Q temperature (default 1; 0.001 to 1000)")
     p.add_argument("--terminal", default="zero", choices=["zero", "bootstrap"],
                    help="value after the last token: zero (paper) or bootstrap")
     if system_prompt:
@@ -166,7 +173,7 @@ def _judge_prompts(path: str | None) -> dict:
 
 
 def cmd_score(args) -> None:
-    from .data import first_per_domain, load_pairs
+    from .data import first_per_domain, load_pairs, row_names
     from .io import check_outputs
     from .methods import METHODS
     from .reward import RewardOptions
@@ -181,10 +188,11 @@ def cmd_score(args) -> None:
             raise EndormError(f"--method: unknown method {m!r}; expected one of {list(METHODS)}")
     if len(set(methods)) != len(methods):
         raise EndormError(f"--method names a method twice: {args.method}")
-    files = [f for out in outputs for f in (out, out + ".meta.json")]
-    check_outputs(files, [args.input] + ([args.judge_prompts] if args.judge_prompts else []))
+    files = [f for out in outputs for f in (out, (out + ".meta.json", f"the metadata of --output {out}"))]
+    check_outputs(files, [args.input, args.judge_prompts], folders=[args.model])
     judge_prompts = _judge_prompts(args.judge_prompts)
     rows = load_pairs(args.input)
+    names = row_names(rows, args.input)
     if args.limit:
         rows = rows[: args.limit]
     if args.max_rows_per_domain:
@@ -196,7 +204,7 @@ def cmd_score(args) -> None:
     opts.judge_prompts.update(judge_prompts)
     model, tokenizer = _load(args)
     t0 = time.perf_counter()
-    results, info = score_pairs(model, tokenizer, rows, methods, opts)
+    results, info = score_pairs(model, tokenizer, rows, methods, opts, names)
     write_scores(outputs, methods, results, info, model=model, model_path=args.model, dtype=args.dtype,
                  input_path=args.input, rows=len(rows), opts=opts, seconds=time.perf_counter() - t0)
     for path in outputs:
@@ -222,9 +230,14 @@ def cmd_token_rewards(args) -> None:
 
     for response in args.response:
         _check_text_inputs(args.prompt, response, args.system)
+    empty = [str(k) for k, r in enumerate(args.response, 1) if not r.strip()]
+    if empty:
+        log.warning("--response %s: empty or whitespace only; scored as written (an empty response is the "
+                    "end-of-turn token alone)", ", ".join(empty))
     files = {"--html": args.html, "--png": args.png}
     if any(files.values()):
-        check_outputs([f for f in files.values() if f], what=" / ".join(k for k, f in files.items() if f))
+        check_outputs([f for f in files.values() if f], what=" / ".join(k for k, f in files.items() if f),
+                      folders=[args.model])
     model, tokenizer = _load(args)
     scorer = Scorer(model, tokenizer, _format(args), progress=False)
     all_stats = scorer.token_stats([(args.prompt, r, args.system) for r in args.response], args.alpha)
@@ -334,8 +347,10 @@ def cmd_prepare_model(args) -> None:
 
 def cmd_bench_stages(args) -> None:
     from .bench import stage_throughput
-    from .io import write_json
+    from .io import check_outputs, write_json
 
+    if args.output:
+        check_outputs([args.output])
     result = stage_throughput(args.arch, args.layers, args.dtype, args.device, args.batch, args.prompt_tokens,
                               args.new_tokens, args.train_batch, args.train_tokens)
     if args.output:
@@ -354,9 +369,9 @@ def cmd_bench(args) -> None:
     if unknown:
         raise EndormError(f"--variants: unknown variant(s) {unknown}; expected some of {', '.join(known)}")
     if args.output:
-        from .io import check_outputs
+        from .io import check_report_outputs
 
-        check_outputs([args.output, args.output.rsplit(".", 1)[0] + ".md"])
+        md_path = check_report_outputs(args.output, folders=[args.model])
     spec = BenchSpec(model=args.model, arch=args.arch, layers=args.layers, rows=args.rows,
                      prompt_tokens=args.prompt_tokens,
                      response_tokens=tuple(args.response_tokens), dtype=args.dtype,
@@ -367,7 +382,7 @@ def cmd_bench(args) -> None:
     print(md)
     if args.output:
         write_text(args.output, dumps(result) + "\n")
-        write_text(args.output.rsplit(".", 1)[0] + ".md", md)
+        write_text(md_path, md)
 
 
 def build_parser() -> argparse.ArgumentParser:

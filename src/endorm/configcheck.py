@@ -1,10 +1,12 @@
 """The workflow's configuration, checked before anything is planned (torch-free: the Snakefile calls it in every job).
 
-Two passes, every problem reported at once, each with its key path:
+First the files themselves (:func:`check_config_files`): a file that is missing or not YAML is named with the
+parser's line and column, and a key written twice in one mapping (YAML would silently keep only the last) with both
+lines. Then the merged config, in two passes, every problem reported at once, each with its key path:
 
 1. the JSON schema (``workflow/schemas/config.schema.yaml``): every object is closed, so a typo such as
    ``rewards:`` or ``dsp: {enabeld: false}`` is an error that names the nearest valid key; numbers have ranges,
-   choices enums;
+   choices enums; and every number is finite (``.nan`` passes a schema's range checks);
 2. what a schema cannot say: references to ``models`` keys, judge prompt placeholders, math benchmarks without a
    task YAML, RL batch divisibility, and RL prompts that could overlap the held-out GSM8K evaluation rows.
 """
@@ -12,6 +14,7 @@ Two passes, every problem reported at once, each with its key path:
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from pathlib import Path
 from typing import Any, Iterable
@@ -22,6 +25,82 @@ from .methods import check_judge_prompt
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message lists every problem with its key path."""
+
+
+HEADER = "invalid configuration (see config/README.md):\n  "
+
+
+def _repeated_keys(node, path: list, where: str, seen_nodes: set) -> list[str]:
+    """Keys written twice in one mapping of a composed YAML document, with both lines."""
+    import yaml
+
+    if id(node) in seen_nodes:  # an alias of a node already walked
+        return []
+    seen_nodes.add(id(node))
+    problems = []
+    if isinstance(node, yaml.MappingNode):
+        lines: dict[str, int] = {}
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+            line = key.start_mark.line + 1
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                if name in lines:
+                    both = f"on line {line}" if lines[name] == line else f"on lines {lines[name]} and {line}"
+                    problems.append(f"{where}, line {line}: config key {_path(path + [name])} is written twice "
+                                    f"({both}); YAML would keep only the second")
+                lines.setdefault(name, line)
+            problems += _repeated_keys(value, path + [name], where, seen_nodes)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            problems += _repeated_keys(item, path + [i], where, seen_nodes)
+    return problems
+
+
+def config_file_problems(path: str | os.PathLike) -> list[str]:
+    """What is wrong with one config file as a file: missing or unreadable, not YAML (the parser's line and column),
+    not a mapping of keys, or a key written twice in one mapping."""
+    import yaml
+
+    from .io import read_text
+
+    try:
+        text = read_text(path)
+    except EndormError as exc:
+        return [f"config file {exc}"]
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        at = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        why = "; ".join(x for x in (exc.context, exc.problem) if x)
+        return [f"config file {path}{at}: not valid YAML ({why})"]
+    except yaml.YAMLError as exc:
+        return [f"config file {path}: not valid YAML ({exc})"]
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else f"a {type(data).__name__}"
+        return [f"config file {path}: expected a mapping of config keys at the top level, got {got}"]
+    return _repeated_keys(node, [], f"config file {path}", set())
+
+
+def check_config_files(paths: Iterable[str | os.PathLike]) -> None:
+    """Raise :class:`ConfigError` listing every problem of the config files ``paths`` (see
+    :func:`config_file_problems`), before they are merged."""
+    problems = [p for path in paths for p in config_file_problems(path)]
+    if problems:
+        raise ConfigError(HEADER + "\n  ".join(problems))
+
+
+def nonfinite_problems(value: Any, where: list | None = None) -> list[str]:
+    """Every number of the config that is NaN or infinite (YAML's ``.nan``, ``.inf``), by key path."""
+    where = where or []
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"config key {_path(where)}: {value} is not a finite number"]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in nonfinite_problems(v, where + [k])]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in nonfinite_problems(v, where + [i])]
+    return []
 
 
 def _path(parts: Iterable[Any]) -> str:
@@ -197,9 +276,9 @@ def check_config(config: dict, schema_path: str | os.PathLike, tasks_dir: str | 
     import yaml
 
     schema = yaml.safe_load(Path(schema_path).read_text())
-    problems = schema_problems(config, schema)
+    problems = nonfinite_problems(config) + schema_problems(config, schema)
     if not problems:
         problems = reference_problems(config, tasks_dir)
     if problems:
-        raise ConfigError("invalid configuration (see config/README.md):\n  " + "\n  ".join(problems))
+        raise ConfigError(HEADER + "\n  ".join(problems))
 

@@ -77,6 +77,11 @@ def validate_pairs(rows: list[dict], source: str) -> list[dict]:
     return out
 
 
+def row_names(rows: list[dict], source: str) -> dict[str, str]:
+    """``{id: "FILE, row N (id X)"}`` of validated pair rows, for messages about a row once rows are selected."""
+    return {row["id"]: f"{source}, row {n} (id {row['id']!r})" for n, row in enumerate(rows, 1)}
+
+
 def pair_stats(rows: list[dict], limit: int = 200) -> dict:
     """Counts of the odd but kept content of validated pair rows, for the output's metadata and the log.
 

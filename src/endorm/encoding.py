@@ -48,7 +48,8 @@ class PromptFormat:
             part of the response the model would produce).
         eot_token: The end-of-turn token as text. ``None`` (default) finds it from the chat template (the token
             that follows an assistant message), else the tokenizer's EOS token.
-        max_length: Longest prompt+response in tokens; ``None`` uses the model's ``max_position_embeddings``.
+        max_length: Longest prompt+response in tokens; ``None`` uses the model's ``max_position_embeddings``. A
+            value above the model's context is capped to it, with a warning naming both.
         overflow: What happens past ``max_length``: ``"error"`` (default), ``"truncate-prompt"`` (drop prompt
             tokens from the left) or ``"truncate-response"`` (drop trailing response tokens). Truncations are
             counted per response (``truncated``) and logged as warnings; response tokens are never dropped silently.
@@ -94,6 +95,10 @@ class PromptEncoder:
         self.tokenizer = tokenizer
         self.fmt = fmt or PromptFormat()
         self.max_length = self.fmt.max_length or model_max_length or 10**9
+        if model_max_length and self.max_length > model_max_length:  # positions the model never learned
+            log.warning("max_length %d is above the model's context (max_position_embeddings %d): capped to %d",
+                        self.max_length, model_max_length, model_max_length)
+            self.max_length = model_max_length
         if self.fmt.chat_template and not getattr(tokenizer, "chat_template", None):
             raise EndormError("chat_template is on but the tokenizer has no chat template; set chat_template: false")
         self.eot_id = self._find_eot_id() if self.fmt.score_eot else None
@@ -178,7 +183,8 @@ class PromptEncoder:
             return prompt_ids
         if self.fmt.overflow != "truncate-prompt" or over >= len(prompt_ids):
             raise EndormError(f"judge prompt ({len(prompt_ids)} tokens) + {reserve} new tokens exceeds max_length "
-                              f"{self.max_length}; set overflow: truncate-prompt to allow truncation")
+                              f"{self.max_length}; to truncate instead, set --overflow (format.overflow in the "
+                              "workflow's config) to truncate-prompt")
         log.warning("truncating %d judge prompt tokens from the left (max_length %d)", over, self.max_length)
         return prompt_ids[over:]
 
@@ -218,7 +224,8 @@ class PromptEncoder:
         if self.fmt.overflow == "error":
             raise EndormError(
                 f"prompt ({len(prompt_ids)} tokens) + response ({len(response_ids)} tokens) exceeds max_length "
-                f"{self.max_length}; set overflow: truncate-prompt or truncate-response to allow truncation"
+                f"{self.max_length}; to truncate instead, set --overflow (format.overflow in the workflow's config) to "
+                "truncate-prompt or truncate-response"
             )
         if self.fmt.overflow == "truncate-prompt":
             if over >= len(prompt_ids):

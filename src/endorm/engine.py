@@ -120,36 +120,46 @@ class Scorer:
 
     # ----- scoring --------------------------------------------------------------------------------------------
     def token_stats_ids(self, pairs: Iterable[tuple[Sequence[int], Sequence[int]]], alpha: float = 1.0,
-                        desc: str = "scoring") -> list[TokenStats]:
+                        desc: str = "scoring", labels: Sequence[str] | None = None) -> list[TokenStats]:
         """Per-token stats for (prompt_ids, response_ids) pairs at temperature ``alpha``, in input order."""
-        return self.token_stats_alphas(pairs, (alpha,), desc)[alpha]
+        return self.token_stats_alphas(pairs, (alpha,), desc, labels)[alpha]
 
     def token_stats(self, items: Iterable[tuple[Prompt, str, str | None]], alpha: float = 1.0,
-                    desc: str = "scoring", skip_unscorable: bool = False) -> list[TokenStats | None]:
+                    desc: str = "scoring", skip_unscorable: bool = False,
+                    labels: Sequence[str] | None = None) -> list[TokenStats | None]:
         """Per-token stats for (prompt, response, system) triples at temperature ``alpha``, in input order.
 
         An empty response is scored as what it is: the end-of-turn token alone (``score_eot`` on). With
         ``score_eot`` off it has no token to score: an error, or with ``skip_unscorable`` None in its place (the
-        caller counts it; a missing score loses every comparison).
+        caller counts it; a missing score loses every comparison). ``labels`` name the items in an error (``FILE, row
+        N (id X), chosen[0]``).
         """
         pairs = [self.encoder.encode(prompt, response, system) for prompt, response, system in items]
         todo = [k for k, (_, r) in enumerate(pairs) if r or not skip_unscorable]
         if len(todo) == len(pairs):
-            return self.token_stats_ids(pairs, alpha, desc=desc)
+            return self.token_stats_ids(pairs, alpha, desc, labels)
         log.warning("%d empty response(s) with score_eot off: nothing to score, no score given",
                     len(pairs) - len(todo))
         out: list[TokenStats | None] = [None] * len(pairs)
-        for k, stats in zip(todo, self.token_stats_ids([pairs[k] for k in todo], alpha, desc) if todo else []):
+        kept = [labels[k] for k in todo] if labels is not None else None
+        for k, stats in zip(todo, self.token_stats_ids([pairs[k] for k in todo], alpha, desc, kept) if todo else []):
             out[k] = stats
         return out
 
     def token_stats_alphas(self, pairs: Iterable[tuple[Sequence[int], Sequence[int]]], alphas: Sequence[float],
-                           desc: str = "scoring") -> dict[float, list[TokenStats]]:
+                           desc: str = "scoring", labels: Sequence[str] | None = None) -> dict[float, list[TokenStats]]:
         """Per-token stats for several temperatures from one forward pass: {alpha: [TokenStats in input order]}."""
         alphas = tuple(float(a) for a in alphas)
         if not alphas or not all(a > 0 for a in alphas):
             raise ValueError(f"alphas must be > 0, got {alphas!r}")
-        seqs = [self.encoder.fit(prompt_ids, response_ids) for prompt_ids, response_ids in pairs]
+        seqs = []
+        for k, (prompt_ids, response_ids) in enumerate(pairs):
+            try:
+                seqs.append(self.encoder.fit(prompt_ids, response_ids))
+            except EndormError as exc:  # too long, or nothing to score: name the item
+                if labels is None:
+                    raise
+                raise EndormError(f"{labels[k]}: {exc}") from None
         out: dict[float, list[TokenStats | None]] = {a: [None] * len(seqs) for a in alphas}
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, seq in enumerate(seqs):

@@ -134,31 +134,38 @@ def grader_check(data_dir: str | Path, suites: list[str] | None = None) -> dict:
 
 
 def table(report: dict) -> str:
-    """Markdown table of a :func:`grader_check` report."""
-    lines = ["| suite | n | gold graded correct | wrong answers rejected | exceptions |", "|---|---|---|---|---|"]
+    """Markdown table of a :func:`grader_check` report (``dropped``: rows of the file the adapter could not use,
+    such as rows without an answer; they are not graded)."""
+    lines = ["| suite | n | dropped | gold graded correct | wrong answers rejected | exceptions |",
+             "|---|---|---|---|---|---|"]
     for name, r in report.items():
         gold_ok = r["n_gold_forms"] - len(r["gold_graded_wrong"])
-        lines.append(f"| {name} | {r['n']} | {r['gold_correct']:.1%} ({gold_ok}/{r['n_gold_forms']}) | "
-                     f"{r['wrong_rejected']:.1%} "
+        lines.append(f"| {name} | {r['n']} | {len(r['dropped'])} | {r['gold_correct']:.1%} "
+                     f"({gold_ok}/{r['n_gold_forms']}) | {r['wrong_rejected']:.1%} "
                      f"({r['n_wrong'] - len(r['wrong_graded_right'])}/{r['n_wrong']}) | "
                      f"{len(r['gold_graded_wrong']) + len(r['wrong_graded_right'])} |")
     return "\n".join(lines)
 
 
 def cmd_grader_check(args) -> None:
-    from .io import write_json, write_text
+    from .io import check_report_outputs, write_json, write_text
 
+    if args.output:  # before any grading: the report replaces neither a data file nor itself
+        md_path = check_report_outputs(args.output, [Path(args.data) / SUITES[n] for n in args.suites or EVAL_SUITES])
     report = grader_check(args.data, args.suites)
     md = table(report)
     print(md)
     for name, r in report.items():
+        print(f"{name}: {r['n']} of {r['n_file_rows']} rows graded, {len(r['dropped'])} dropped (no usable answer)")
+        for d in r["dropped"]:
+            print(f"{name}: dropped {d['reason']}")
         for e in r["gold_graded_wrong"]:
             print(f"{name} {e['id']}: gold ({e['kind']}) graded wrong: {e['written']!r} for gold {e['gold']!r}")
         for e in r["wrong_graded_right"]:
             print(f"{name} {e['id']}: wrong answer ({e['kind']}) graded right: {e['wrong']!r} for gold {e['gold']!r}")
     if args.output:
         write_json(args.output, report)
-        write_text(str(Path(args.output).with_suffix(".md")), md + "\n")
+        write_text(md_path, md + "\n")
 
 
 def add_subparser(command) -> None:

@@ -83,25 +83,42 @@ def atomic_paths(paths: Iterable[str | os.PathLike]) -> Iterator[list[Path]]:
                 os.unlink(tmp)
 
 
-def check_outputs(outputs: Iterable[str | os.PathLike], inputs: Iterable[str | os.PathLike] = (),
-                  what: str = "--output") -> None:
-    """Before any work: no output is an input or another output, and each one's folder can be written."""
+def check_outputs(outputs: Iterable[str | os.PathLike | tuple[str | os.PathLike, str]],
+                  inputs: Iterable[str | os.PathLike | None] = (), what: str = "--output",
+                  folders: Iterable[str | os.PathLike | None] = ()) -> None:
+    """Before any work: no output is an input, lies inside an input folder (``folders``: a model folder) or is
+    another output, and each one's folder can be written. An output given as ``(path, name)`` is called ``name`` in
+    a message (a file written beside another, such as a report's Markdown table); the others ``what PATH``."""
     seen: dict[str, str] = {}
-    ins = {os.path.realpath(p): str(p) for p in inputs}
+    ins = {os.path.realpath(p): str(p) for p in inputs if p}
+    folders = [(os.path.realpath(f), str(f)) for f in folders if f and os.path.isdir(f)]
     for out in outputs:
+        out, name = out if isinstance(out, tuple) else (out, f"{what} {out}")
         real = os.path.realpath(out)
         if real in ins:
-            raise EndormError(f"{what} {out} is the input file {ins[real]}: refusing to overwrite an input")
+            raise EndormError(f"{name} is the input file {ins[real]}: refusing to overwrite an input")
+        inside = next((given for folder, given in folders if real.startswith(folder.rstrip(os.sep) + os.sep)), None)
+        if inside is not None:
+            raise EndormError(f"{name} is inside the input folder {inside}: refusing to write into an input")
         if real in seen:
-            raise EndormError(f"{what} names {out} twice (also as {seen[real]}): each output needs its own file")
-        seen[real] = str(out)
+            raise EndormError(f"{name} would overwrite {seen[real]} (the same file): each output needs its own file")
+        seen[real] = name
         if os.path.isdir(out):
-            raise EndormError(f"{what} {out} is a directory; expected a file path")
+            raise EndormError(f"{name} is a directory; expected a file path")
         parent = Path(real).parent
         while not parent.exists():
             parent = parent.parent
         if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-            raise EndormError(f"{what} {out}: cannot write there ({parent} is not a writable folder)")
+            raise EndormError(f"{name}: cannot write there ({parent} is not a writable folder)")
+
+
+def check_report_outputs(output: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = (),
+                         what: str = "--output", folders: Iterable[str | os.PathLike | None] = ()) -> str:
+    """:func:`check_outputs` of a JSON report and the Markdown table written beside it; returns the table's path."""
+    table = str(Path(output).with_suffix(".md"))
+    check_outputs([output, (table, f"the Markdown table written beside {what} {output} ({table})")], inputs, what,
+                  folders)
+    return table
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -8,6 +8,7 @@ that is not a left-to-right LM, a folder without weights or tokenizer, a device 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -102,7 +103,8 @@ def load_model(path: str | os.PathLike, dtype: str | torch.dtype = "float32", de
 
     Refused, with the folder named: a folder without config, weights or tokenizer; a checkpoint with missing,
     unexpected or mis-shaped weights (transformers would initialise the missing ones at random); a model that is not
-    a causal LM (an encoder-decoder, or a bidirectional encoder).
+    a causal LM (an encoder-decoder, or a bidirectional encoder); a tokenizer with more tokens than the embedding
+    table has rows.
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     from transformers.models.auto.modeling_auto import (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
@@ -113,6 +115,8 @@ def load_model(path: str | os.PathLike, dtype: str | torch.dtype = "float32", de
     path = str(path)
     local = Path(path)
     where = f"model folder {path}" if local.exists() else f"model {path}"
+    if not local.exists() and not re.fullmatch(r"[\w-][\w.-]*(/[\w-][\w.-]*)?", path):  # not a Hub id either
+        raise EndormError(f"model folder {path}: not found; expected a transformers model folder (or a Hub id)")
     if local.exists():
         if not local.is_dir():
             raise EndormError(f"{where}: not a folder; expected a transformers model folder")
@@ -150,6 +154,10 @@ def load_model(path: str | os.PathLike, dtype: str | torch.dtype = "float32", de
         raise EndormError(f"{where}: cannot load its tokenizer ({_one_line(exc)})") from None
     if tokenizer is None or not hasattr(tokenizer, "convert_tokens_to_ids"):
         raise EndormError(f"{where}: no tokenizer files (tokenizer.json or a sentencepiece model)")
+    rows = min(model.get_input_embeddings().weight.shape[0], model.get_output_embeddings().weight.shape[0])
+    if len(tokenizer) > rows:  # a token id past the table would fail mid-run (or read another token's row)
+        raise EndormError(f"{where}: the tokenizer has {len(tokenizer)} tokens but the model's embedding table has "
+                          f"{rows} rows; expected the tokenizer of this model")
     model.to(target).eval()
     check_causal(model, where)
     return model, tokenizer

@@ -23,6 +23,8 @@ from typing import Literal
 
 import torch
 
+from .defaults import ALPHA_MAX, ALPHA_MIN
+
 Terminal = Literal["zero", "bootstrap"]
 Aggregation = Literal["sum", "mean", "discounted"]
 TERMINALS = ("zero", "bootstrap")
@@ -34,8 +36,8 @@ class RewardOptions:
     """How token rewards are formed and summed into one score.
 
     Attributes:
-        alpha: Temperature of the soft Q-function: ``pi = softmax(logits / alpha)``. Default 1.0 (raw logits; the
-            paper does not report its value).
+        alpha: Temperature of the soft Q-function: ``pi = softmax(logits / alpha)``, in [0.001, 1000] (finite
+            values in float32). Default 1.0 (raw logits; the paper does not report its value).
         terminal: Value of the state after the last response token. ``"zero"`` (default, the paper's finite
             horizon) or ``"bootstrap"`` (``V`` computed from the logits after the last token).
         aggregation: ``"sum"`` (default, the paper's ``R(x, y) = sum_h r_h``), ``"mean"`` (sum divided by the
@@ -50,8 +52,8 @@ class RewardOptions:
     gamma: float = 0.93
 
     def __post_init__(self) -> None:
-        if not self.alpha > 0:
-            raise ValueError(f"alpha must be > 0, got {self.alpha!r}")
+        if not ALPHA_MIN <= self.alpha <= ALPHA_MAX:
+            raise ValueError(f"alpha must be a finite number in [{ALPHA_MIN:g}, {ALPHA_MAX:g}], got {self.alpha!r}")
         if self.terminal not in TERMINALS:
             raise ValueError(f"terminal must be one of {TERMINALS}, got {self.terminal!r}")
         if self.aggregation not in AGGREGATIONS:

@@ -7,6 +7,7 @@ Output rows: ``{id, domain, method, score_chosen: [..], score_rejected: [..]}`` 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from .errors import EndormError
 from .methods import LIKELIHOOD_METHODS, METHODS
 from .reward import RewardOptions, aggregate, endogenous_score
 
+log = logging.getLogger(__name__)
 
 @dataclass
 class ScoreOptions:
@@ -62,6 +64,24 @@ def _responses(rows):
                 yield r, side, k, text
 
 
+def _row_name(row: dict, names: dict | None) -> str:
+    """``FILE, row N (id X)`` where ``names`` (:func:`endorm.data.row_names`) knows the row, else its id."""
+    return (names or {}).get(row["id"]) or f"row id {row['id']!r}"
+
+
+def _labels(rows, names: dict | None) -> list[str]:
+    """Each response named for an error message: ``FILE, row N (id X), chosen[0]``."""
+    return [f"{_row_name(rows[r], names)}, {side}[{k}]" for r, side, k, _ in _responses(rows)]
+
+
+def _named(label: str, make):
+    """``make()``, an error prefixed with ``label`` (which row and response)."""
+    try:
+        return make()
+    except EndormError as exc:
+        raise EndormError(f"{label}: {exc}") from None
+
+
 def _assemble(rows, method, values) -> list[dict]:
     out = [{"id": row["id"], "domain": row["domain"], "method": method,
             "score_chosen": [None] * len(row["chosen"]), "score_rejected": [None] * len(row["rejected"])}
@@ -71,13 +91,15 @@ def _assemble(rows, method, values) -> list[dict]:
     return out
 
 
-def likelihood_scores(model, tokenizer, rows, methods, opts: ScoreOptions) -> tuple[dict[str, list[dict]], dict]:
+def likelihood_scores(model, tokenizer, rows, methods, opts: ScoreOptions,
+                      names: dict | None = None) -> tuple[dict[str, list[dict]], dict]:
     """Scores of every response of ``rows`` by each likelihood method (``endorm``, ``loglik``, ``loglik-mean``), all
     from one forward pass per response. Returns ({method: score rows}, run info)."""
     scorer = make_scorer(model, tokenizer, opts)
     items = [(rows[r]["prompt"], text, rows[r].get("system")) for r, _, _, text in _responses(rows)]
     # An empty response is the end-of-turn token alone; with score_eot off it gets no score (None: it loses).
-    stats = scorer.token_stats(items, opts.reward.alpha, desc="endogenous reward", skip_unscorable=True)
+    stats = scorer.token_stats(items, opts.reward.alpha, desc="endogenous reward", skip_unscorable=True,
+                               labels=_labels(rows, names))
     scored = [s for s in stats if s is not None]
     result = {}
     for method in methods:
@@ -103,13 +125,13 @@ def _fill(template: str, **kw) -> str:
         raise EndormError(f"judge prompt has an unknown placeholder {{{exc.args[0]}}}; allowed: {sorted(kw)}") from None
 
 
-def verifier_scores(model, tokenizer, rows, opts: ScoreOptions) -> tuple[list[dict], dict]:
+def verifier_scores(model, tokenizer, rows, opts: ScoreOptions, names: dict | None = None) -> tuple[list[dict], dict]:
     """Generative verifier (Zhang et al. 2024): log p("Yes") to the verification question about each response."""
     scorer = make_scorer(model, tokenizer, opts, dataclasses.replace(opts.fmt, score_eot=False))
     template = opts.judge_prompts["generative-verifier"]
     items = [(_fill(template, prompt=rows[r]["prompt"], response=text), VERIFIER_ANSWER, rows[r].get("system"))
              for r, _, _, text in _responses(rows)]
-    stats = scorer.token_stats(items, opts.reward.alpha, desc="generative verifier")
+    stats = scorer.token_stats(items, opts.reward.alpha, desc="generative verifier", labels=_labels(rows, names))
     # log p(first token of "Yes") at the start of the assistant turn.
     return _assemble(rows, "generative-verifier", [s.logprobs[0] for s in stats]), {
         "responses": len(stats), "tokens": sum(len(s.token_ids) for s in stats),
@@ -122,13 +144,13 @@ def _generation_tokens(tokenizer, prompts: list[list[int]], replies: list[str]) 
             "new_tokens": sum(len(tokenizer(r, add_special_tokens=False)["input_ids"]) for r in replies)}
 
 
-def pointwise_scores(model, tokenizer, rows, opts: ScoreOptions) -> tuple[list[dict], dict]:
+def pointwise_scores(model, tokenizer, rows, opts: ScoreOptions, names: dict | None = None) -> tuple[list[dict], dict]:
     """GenRM-pointwise: the 1-10 score the model writes for each response (None where it writes none)."""
     encoder = PromptEncoder.for_model(model, tokenizer, opts.fmt)
     template = opts.judge_prompts["genrm-pointwise"]
-    prompts = [encoder.generation_prompt(_fill(template, prompt=rows[r]["prompt"], response=text),
-                                         rows[r].get("system"), opts.max_new_tokens)
-               for r, _, _, text in _responses(rows)]
+    prompts = [_named(label, lambda: encoder.generation_prompt(
+        _fill(template, prompt=rows[r]["prompt"], response=text), rows[r].get("system"), opts.max_new_tokens))
+               for (r, _, _, text), label in zip(_responses(rows), _labels(rows, names))]
     replies = generate(model, tokenizer, prompts, opts.max_new_tokens, progress=opts.progress,
                        max_batch_tokens=opts.max_batch_tokens, desc="genrm-pointwise")
     values = [parse_pointwise(t) for t in replies]
@@ -138,7 +160,7 @@ def pointwise_scores(model, tokenizer, rows, opts: ScoreOptions) -> tuple[list[d
                                                         **_generation_tokens(tokenizer, prompts, replies)}
 
 
-def pairwise_scores(model, tokenizer, rows, opts: ScoreOptions) -> tuple[list[dict], dict]:
+def pairwise_scores(model, tokenizer, rows, opts: ScoreOptions, names: dict | None = None) -> tuple[list[dict], dict]:
     """GenRM-pairwise: the model names the better of chosen and rejected, in both orders; the margin is the mean
     vote (:func:`endorm.baselines.pairwise_margin`)."""
     encoder = PromptEncoder.for_model(model, tokenizer, opts.fmt)
@@ -149,9 +171,10 @@ def pairwise_scores(model, tokenizer, rows, opts: ScoreOptions) -> tuple[list[di
             for j, rej in enumerate(row["rejected"]):
                 for order, (a, b) in enumerate(((c, rej), (rej, c))):
                     jobs.append((r, i, j, order))
-                    prompts.append(encoder.generation_prompt(
+                    label = f"{_row_name(row, names)}, chosen[{i}] vs rejected[{j}]"
+                    prompts.append(_named(label, lambda: encoder.generation_prompt(
                         _fill(template, prompt=row["prompt"], response_a=a, response_b=b), row.get("system"),
-                        opts.max_new_tokens))
+                        opts.max_new_tokens)))
     replies = generate(model, tokenizer, prompts, opts.max_new_tokens, progress=opts.progress,
                        max_batch_tokens=opts.max_batch_tokens, desc="genrm-pairwise")
     choices = [parse_pairwise(t) for t in replies]
@@ -170,17 +193,32 @@ def pairwise_scores(model, tokenizer, rows, opts: ScoreOptions) -> tuple[list[di
                  "replies_sample": replies[:5], **_generation_tokens(tokenizer, prompts, replies)}
 
 
-def score_pairs(model, tokenizer, rows: list[dict], methods: list[str], opts: ScoreOptions | None = None):
-    """Score validated pair rows with each of ``methods``; returns ({method: rows}, {method: run info})."""
+def score_pairs(model, tokenizer, rows: list[dict], methods: list[str], opts: ScoreOptions | None = None,
+                names: dict | None = None):
+    """Score validated pair rows with each of ``methods``; returns ({method: rows}, {method: run info}).
+
+    ``names`` (:func:`endorm.data.row_names`) name a row's file and number in an error. Empty or whitespace-only
+    responses are kept and scored as written (with the end-of-turn token, an empty response is that token alone):
+    they are counted in each method's run info (``empty_responses``, ``empty_response_at``) and logged once.
+    """
+    from .data import pair_stats
+
     opts = opts or ScoreOptions()
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise EndormError(f"unknown method(s) {unknown}; expected one of {list(METHODS)}")
+    stats = pair_stats(rows, limit=20)
+    if stats["empty_responses"]:
+        log.warning("%d of %d responses are empty or whitespace only (%s%s): kept and scored as written (an empty "
+                    "response is the end-of-turn token alone); counted as empty_responses in the metadata",
+                    stats["empty_responses"], stats["responses"], "; ".join(stats["empty_response_at"][:5]),
+                    "; ..." if stats["empty_responses"] > 5 else "")
+    empty = {"empty_responses": stats["empty_responses"], "empty_response_at": stats["empty_response_at"]}
     results, info = {}, {}
     lik = [m for m in methods if m in LIKELIHOOD_METHODS]
     if lik:
         t0 = time.perf_counter()
-        res, meta = likelihood_scores(model, tokenizer, rows, lik, opts)
+        res, meta = likelihood_scores(model, tokenizer, rows, lik, opts, names)
         meta["seconds"] = time.perf_counter() - t0
         results.update(res)
         info.update({m: meta for m in lik})
@@ -188,8 +226,10 @@ def score_pairs(model, tokenizer, rows: list[dict], methods: list[str], opts: Sc
                        ("genrm-pairwise", pairwise_scores)):
         if method in methods:
             t0 = time.perf_counter()
-            results[method], info[method] = fn(model, tokenizer, rows, opts)
+            results[method], info[method] = fn(model, tokenizer, rows, opts, names)
             info[method]["seconds"] = time.perf_counter() - t0
+    for meta in info.values():  # the likelihood methods share one dict
+        meta.update(empty)
     return results, info
 
 

@@ -15,10 +15,11 @@ batches: responses that share a prompt share its prefix pass whichever request t
 """
 
 import dataclasses
+import errno
 import logging
 import math
+import os
 import socket
-from pathlib import Path
 
 from .errors import EndormError
 from .serve_metrics import Guard, Metrics
@@ -75,18 +76,24 @@ class RequestEncoder:
             raise RequestError(field, str(exc)) from None
 
     def native(self, prompt, system, responses) -> tuple[list[int], list[list[int]]]:
-        if isinstance(prompt, str) and not prompt:
-            raise RequestError("prompt", "empty prompt")
+        if isinstance(prompt, str) and not prompt.strip():
+            raise RequestError("prompt", "field 'prompt' is empty")
         if not isinstance(prompt, str):
+            if not prompt:
+                raise RequestError("prompt", "empty message list; expected at least one message")
             if not self.encoder.fmt.chat_template:
                 raise RequestError("prompt", "chat messages need the chat template (the server runs without it); "
                                              "send the prompt as text")
             if system is not None and prompt and prompt[0].get("role") == "system":
                 raise RequestError("system", "the messages already start with a system message")
+        from jinja2.exceptions import TemplateError
+
         try:
             prompt_ids = self.encoder.encode_prompt(prompt, system)
         except EndormError as exc:
             raise RequestError("prompt", str(exc)) from None
+        except TemplateError as exc:  # e.g. a template that requires alternating user and assistant roles
+            raise RequestError("prompt", f"the chat template refuses these messages: {exc}") from None
         out = []
         for i, text in enumerate(responses):
             if not text and self.encoder.eot_id is None:
@@ -109,7 +116,7 @@ class RequestEncoder:
         out = []
         for i, (query, prompt) in enumerate(zip(queries, prompts)):
             query = self._strip_pad(query)
-            if not prompt:
+            if not prompt.strip():
                 raise RequestError(f"prompts.{i}", "empty prompt: no state s_1 to condition on")
             prompt_ids = self.encoder.encode_rendered(prompt)
             if query.startswith(prompt):
@@ -132,9 +139,11 @@ def _finite(x: float):
 
 
 def create_app(scorer, reward, limits: ServeLimits | None = None, token: str | None = None, model_name: str = ""):
-    """The FastAPI app serving ``scorer`` (the engine) with default reward options ``reward``."""
+    """The FastAPI app serving ``scorer`` (the engine) with default reward options ``reward``; ``token``: the bearer
+    token every request but ``GET /health`` must carry (None: no authentication; an empty one is refused)."""
     import asyncio
     import concurrent.futures
+    import json
     from typing import Any, Literal
 
     from fastapi import FastAPI, Request
@@ -144,17 +153,20 @@ def create_app(scorer, reward, limits: ServeLimits | None = None, token: str | N
     from starlette.exceptions import HTTPException
 
     from .batcher import Batcher, QueueFull, ShuttingDown
+    from .io import check_unicode
     from .reward import endogenous_score
 
+    if token is not None and not token.strip():  # an empty token must never mean "no authentication"
+        raise EndormError("the bearer token is empty (or whitespace only); pass None to serve without one")
     limits = limits or ServeLimits()
     state: dict = {}
 
-    class RewardOverrides(BaseModel):
+    class RewardOverrides(BaseModel):  # values are checked by RewardOptions, as for `endorm score`
         model_config = ConfigDict(extra="forbid")
-        alpha: float | None = Field(None, gt=0)
+        alpha: float | None = None
         terminal: Literal["zero", "bootstrap"] | None = None
         aggregation: Literal["sum", "mean", "discounted"] | None = None
-        gamma: float | None = Field(None, gt=0, le=1)
+        gamma: float | None = None
 
     class Message(BaseModel):
         role: str
@@ -168,15 +180,35 @@ def create_app(scorer, reward, limits: ServeLimits | None = None, token: str | N
         reward: RewardOverrides = Field(default_factory=RewardOverrides)
         tokens: bool = False
         id: str | int | None = None
-        timeout: float | None = Field(None, gt=0)
+        timeout: float | None = Field(None, gt=0, allow_inf_nan=False)
 
     class RewardRequest(BaseModel):  # OpenRLHF's body; unknown fields are ignored, as its server does
         query: list[str] = Field(min_length=1)
         prompts: list[str] | None = None
         labels: list[Any] | None = None
 
+    class ASCIIJSONResponse(JSONResponse):
+        """JSON with non-ASCII characters escaped: a lone surrogate echoed in an error (a field name) stays valid."""
+
+        def render(self, content) -> bytes:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
     def error(status: int, message: str, field: str | None = None, headers: dict | None = None):
-        return JSONResponse({"error": message, "field": field}, status_code=status, headers=headers)
+        return ASCIIJSONResponse({"error": message, "field": field}, status_code=status, headers=headers)
+
+    def refuse_surrogates(value, field: str = "") -> None:
+        """Lone surrogates (JSON escapes such as \\ud800) refused with `endorm score`'s words, the field named."""
+        if isinstance(value, str):
+            try:
+                check_unicode(value, "request body", field)
+            except EndormError as exc:
+                raise _Answer(error(422, str(exc), field)) from None
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                refuse_surrogates(v, f"{field}.{k}" if field else k)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                refuse_surrogates(v, f"{field}.{i}")
 
     async def lifespan(app):
         metrics = app.state.metrics
@@ -188,7 +220,7 @@ def create_app(scorer, reward, limits: ServeLimits | None = None, token: str | N
         state["batcher"].stop()  # uvicorn has already let in-flight requests finish
         state["pool"].shutdown()
 
-    app = FastAPI(title="endorm", lifespan=lifespan)
+    app = FastAPI(title="endorm", lifespan=lifespan, default_response_class=ASCIIJSONResponse)
     app.state.metrics = metrics = Metrics(lambda: state["batcher"].queued if "batcher" in state else 0)
     app.add_middleware(Guard, metrics=metrics, token=token, max_body=limits.max_body_bytes)
 
@@ -247,7 +279,13 @@ def create_app(scorer, reward, limits: ServeLimits | None = None, token: str | N
         if len(req.responses) > limits.max_request_responses:
             return error(413, f"{len(req.responses)} responses; at most {limits.max_request_responses} a request",
                          "responses")
+        refuse_surrogates(req.model_dump())
         over = {k: v for k, v in req.reward.model_dump().items() if v is not None}
+        for k, v in over.items():
+            try:
+                dataclasses.replace(reward, **{k: v})
+            except ValueError as exc:
+                return error(422, f"reward.{k}: {exc}", f"reward.{k}")
         opts = dataclasses.replace(reward, **over)
         prompt = req.prompt if isinstance(req.prompt, str) else [m.model_dump() for m in req.prompt]
         prompt_ids, responses = await encode(state["encoder"].native, prompt, req.system, req.responses)
@@ -272,6 +310,7 @@ def create_app(scorer, reward, limits: ServeLimits | None = None, token: str | N
                               "the response starts", "prompts")
         if len(req.prompts) != n:
             return error(422, f"prompts: {len(req.prompts)} prompts for {n} queries", "prompts")
+        refuse_surrogates({"query": req.query, "prompts": req.prompts})
         pairs = await encode(state["encoder"].openrlhf, req.query, req.prompts)
         todo = [k for k, (_, r) in enumerate(pairs) if r]  # an empty response takes no action: reward 0
         stats = await scored([pairs[k] for k in todo], reward.alpha, limits.timeout_s)
@@ -300,14 +339,58 @@ def create_app(scorer, reward, limits: ServeLimits | None = None, token: str | N
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening socket (``port`` 0 picks a free one: read it from ``sock.getsockname()``)."""
+    """A listening socket (``port`` 0 picks a free one: read it from ``sock.getsockname()``); a failure names the
+    address."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP: asyncio then sets TCP_NODELAY
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            why = "the address is already in use (another server? --port 0 picks a free port)"
+        elif isinstance(exc, socket.gaierror):
+            why = f"unknown host ({exc.strerror})"
+        else:
+            why = exc.strerror or str(exc)
+        raise EndormError(f"cannot listen on {host}:{port}: {why}") from None
     sock.set_inheritable(True)
     return sock
+
+
+TOKEN_ENV = "ENDORM_TOKEN"
+
+
+def bearer_token(token: str | None, token_file: str | None) -> tuple[str | None, str]:
+    """The bearer token the server requires and where it came from: ``--token``, ``--token-file`` or
+    ``$ENDORM_TOKEN`` (None when none is given). A token that is empty or whitespace only is refused, naming its
+    source, so authentication is never switched off by accident; so is one an Authorization header cannot carry."""
+    from .io import read_text
+
+    if token is not None and token_file is not None:
+        raise EndormError("give --token or --token-file, not both")
+    if token is not None:
+        source = "--token"
+    elif token_file is not None:
+        source = f"--token-file {token_file}"
+        try:
+            token = read_text(token_file)
+        except EndormError as exc:
+            raise EndormError(f"--token-file {exc}") from None
+    elif TOKEN_ENV in os.environ:
+        token, source = os.environ[TOKEN_ENV], f"${TOKEN_ENV}"
+    else:
+        return None, ""
+    token = token.strip()
+    if not token:
+        raise EndormError(f"{source}: the bearer token is empty (or whitespace only); give a token, or leave out "
+                          "--token, --token-file and $ENDORM_TOKEN to serve without authentication")
+    if not all("!" <= c <= "~" for c in token):
+        raise EndormError(f"{source}: the bearer token holds spaces, control or non-ASCII characters, which an "
+                          "Authorization header cannot carry; expected printable ASCII without spaces")
+    return token, source
 
 
 def cmd_serve(args) -> None:
@@ -318,6 +401,7 @@ def cmd_serve(args) -> None:
         raise EndormError(f"endorm serve needs the 'serve' extra (pip install 'endorm[serve]'): {exc}") from None
     from .cli import _format, _load
     from .engine import Scorer
+    from .io import check_outputs
     from .reward import RewardOptions
 
     try:
@@ -326,19 +410,26 @@ def cmd_serve(args) -> None:
         raise EndormError(str(exc)) from None
     limits = ServeLimits(args.batch_wait_ms, args.max_batch, args.max_queue, args.max_request_responses,
                          args.max_body_mb << 20, args.timeout)
-    model, tokenizer = _load(args)
-    scorer = Scorer(model, tokenizer, _format(args), max_batch_tokens=args.batch_tokens, progress=False)
-    token = args.token
-    if args.token_file:
-        token = Path(args.token_file).read_text().strip()
-    app = create_app(scorer, reward, limits, token, model_name=args.model)
+    # Everything that can be wrong with the start-up is found before the model loads (which can take minutes).
+    token, source = bearer_token(args.token, args.token_file)
+    if args.port_file:
+        check_outputs([args.port_file], [args.token_file], what="--port-file", folders=[args.model])
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
+    try:
+        model, tokenizer = _load(args)
+        scorer = Scorer(model, tokenizer, _format(args), max_batch_tokens=args.batch_tokens, progress=False)
+    except BaseException:
+        sock.close()
+        raise
+    app = create_app(scorer, reward, limits, token, model_name=args.model)
     config = uvicorn.Config(app, log_level="warning" if args.quiet else "info", access_log=not args.quiet,
                             timeout_graceful_shutdown=int(math.ceil(limits.timeout_s)) + 5,
                             limit_concurrency=args.max_connections)
-    log.info("endorm serve: %s on http://%s:%d (POST /score, POST /get_reward, GET /health, GET /metrics)%s",
-             args.model, args.host, port, "; bearer token required" if token else "")
+    auth = (f"bearer token required (from {source})" if token else
+            f"NO bearer token: anyone who can reach {args.host}:{port} can use it (--token-file to require one)")
+    log.info("endorm serve: %s on http://%s:%d (POST /score, POST /get_reward, GET /health, GET /metrics); %s",
+             args.model, args.host, port, auth)
     if args.port_file:
         from .io import write_text
 
@@ -361,7 +452,8 @@ def add_parsers(command) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=port, default=8000, help="port (0: a free one, see --port-file)")
     p.add_argument("--port-file", default=None, help="write the port here once listening")
-    p.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' (all but /health)")
+    p.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' (all but /health; default: "
+                                                 f"${TOKEN_ENV} when set; an empty token is refused)")
     p.add_argument("--token-file", default=None, help="read the bearer token from this file (keeps it off ps)")
     d = ServeLimits()
     p.add_argument("--batch-wait-ms", type=non_negative_float, default=d.batch_wait_ms,

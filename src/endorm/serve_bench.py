@@ -247,16 +247,18 @@ def to_markdown(result: dict) -> str:
 
 
 def cmd_bench_serve(args) -> None:
-    from .io import write_text
+    from .io import check_report_outputs, write_text
 
     if not Path(args.rows_file).is_file():
         raise EndormError(f"--rows-file {args.rows_file}: no such file (an RM-Bench data/<domain>_filtered.json)")
+    if args.output:
+        md_path = check_report_outputs(args.output, [args.rows_file], folders=[args.model])
     result = run(args)
     md = to_markdown(result)
     print(md)
     if args.output:
         write_text(args.output, json.dumps(result, indent=1) + "\n")
-        write_text(str(Path(args.output).with_suffix(".md")), md)
+        write_text(md_path, md)
 
 
 def add_parser(command) -> None:
