@@ -179,7 +179,7 @@ def test_end_to_end_on_test_config(tmp_path, tiny_dir):
     with open(tmp_path / "results/test/math/tiny/table3_paired.csv") as f:
         paired = list(csv.DictReader(f))
     comparisons = list(dict.fromkeys(p["comparison"] for p in paired))
-    assert comparisons[0] == "RL with EndoRM (GRPO) - None (base), greedy" and len(comparisons) == 7
+    assert comparisons[0] == "RL with EndoRM (GRPO) - None (base), greedy" and len(comparisons) == 6
     assert {p["benchmark"] for p in paired} == {"gsm8k", "aime2025", "champ", "all"}
     assert all(float(p["difference_lo"]) <= float(p["difference"]) <= float(p["difference_hi"]) for p in paired)
     assert "## Paired comparisons" in (tmp_path / "results/test/math/tiny/table3.md").read_text()

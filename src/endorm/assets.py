@@ -382,11 +382,80 @@ def build_stand_in_tokenizer(size: int, eos_token: str, pad_token: str, chat_tem
     return fast, info
 
 
+QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+
+
+def gguf_tokenizer(spec: dict):
+    """The tokenizer and chat template stored in the GGUF of a ``source: package`` model spec (its metadata: no
+    weights are dequantised), converted once into ``cache_dir()/tokenizers/<sha256>`` and read from there after.
+    Returns (tokenizer, provenance of the GGUF)."""
+    from transformers import AutoTokenizer
+
+    gguf, provenance = packaged_gguf(spec)
+    folder = cache_dir() / "tokenizers" / provenance["sha256"]
+    if not (folder / "tokenizer.json").is_file():
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            tok.save_pretrained(str(tmp))
+            os.replace(tmp, folder)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+    return AutoTokenizer.from_pretrained(str(folder)), provenance
+
+
+def real_qwen_tokenizer(gguf_spec: dict, arch: str):
+    """Qwen2.5's own tokenizer for a ``source: random`` stand-in of ``arch``: the byte-level BPE vocabulary, merges,
+    pre-tokenizer, added tokens and chat template read from a packaged Qwen2.5 GGUF (:func:`gguf_tokenizer`), made
+    to equal the checkpoint's tokenizer: the GGUF's padding entries past the 22 added tokens are dropped (151,665
+    ids, as ``len()`` of Qwen2.5-7B-Instruct's tokenizer), the NFC normaliser of Qwen's ``tokenizer.json`` is set,
+    no BOS, the architecture's EOS, pad and context length, and the template's default system prompt replaced by the
+    architecture's (Qwen2.5-Math's templates differ from the Instruct ones only there). Returns (tokenizer, info)."""
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    a = RANDOM_ARCHS[arch]
+    source, provenance = gguf_tokenizer(gguf_spec)
+    state = json.loads(source.backend_tokenizer.to_str())
+    specials, others = QWEN_ADDED_TOKENS
+    first_added = QWEN_TOKENIZER_SIZE - len(specials) - len(others)
+    added = [t["content"] for t in state["added_tokens"]]
+    if added != specials + others or min(t["id"] for t in state["added_tokens"]) != first_added:
+        raise EndormError(f"packaged GGUF {provenance.get('name') or provenance['file']}: its added tokens are not "
+                          f"Qwen2.5's 22 at ids {first_added}-{QWEN_TOKENIZER_SIZE - 1}")
+    dropped = sum(1 for i in state["model"]["vocab"].values() if i >= first_added) - len(added)
+    state["model"]["vocab"] = {t: i for t, i in state["model"]["vocab"].items() if i < first_added}
+    state["normalizer"] = {"type": "NFC"}
+    template = source.chat_template
+    if QWEN_DEFAULT_SYSTEM not in template:
+        raise EndormError("packaged GGUF: its chat template does not hold Qwen2.5's default system prompt")
+    template = template.replace(QWEN_DEFAULT_SYSTEM, a["default_system"].replace("\\", "\\\\"))
+    tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(state)), eos_token=a["eos_token"],
+                                  pad_token=a["pad_token"], bos_token=None, unk_token=None,
+                                  model_max_length=a["model_max_length"], clean_up_tokenization_spaces=False,
+                                  split_special_tokens=False, errors="replace")
+    tok.chat_template = template
+    if len(tok) != QWEN_TOKENIZER_SIZE:
+        raise EndormError(f"Qwen2.5 tokenizer from the packaged GGUF has {len(tok)} ids, expected "
+                          f"{QWEN_TOKENIZER_SIZE}")
+    info = {"kind": "Qwen2.5's real tokenizer (vocabulary, merges, pre-tokenizer, added tokens) and chat template, "
+                    "read from a packaged GGUF's metadata",
+            "gguf": {k: provenance.get(k) for k in ("name", "sha256", "parts", "package", "version", "file")
+                     if provenance.get(k) is not None},
+            "size": len(tok), "gguf_padding_entries_dropped": dropped,
+            "default_system": a["default_system"], "normalizer": "NFC (as Qwen2.5's tokenizer.json)"}
+    return tok, info
+
+
 def build_random_model(spec: dict, out: Path) -> dict:
     """``source: random``: a transformers folder with seeded random weights of ``spec['arch']`` at ``layers``
-    layers, saved in ``dtype``, and a stand-in tokenizer. ``config`` overrides config fields (the tests' tiny model:
-    small width and vocabulary); ``tokenizer_size`` the tokenizer's size (Qwen's 151,665 by default; the embedding
-    keeps ``vocab_size`` rows, so the model can emit ids past the tokenizer, as Qwen's can). Returns provenance."""
+    layers, saved in ``dtype``, and Qwen2.5's real tokenizer read from a packaged GGUF (``tokenizer_gguf``: that
+    model's spec, :func:`real_qwen_tokenizer`) or else a stand-in tokenizer (:func:`build_stand_in_tokenizer`).
+    ``config`` overrides config fields (the tests' tiny model: small width and vocabulary); ``tokenizer_size`` the
+    stand-in's size (Qwen's 151,665 by default; the embedding keeps ``vocab_size`` rows, so the model can emit ids
+    past the tokenizer, as Qwen's can). Returns provenance."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
 
@@ -400,6 +469,9 @@ def build_random_model(spec: dict, out: Path) -> dict:
     if spec.get("layers"):
         kw["num_hidden_layers"] = kw["max_window_layers"] = int(spec["layers"])
     kw.update(spec.get("config") or {})
+    if spec.get("tokenizer_gguf") and spec.get("tokenizer_size") not in (None, QWEN_TOKENIZER_SIZE):
+        raise EndormError(f"random model: tokenizer_size {spec['tokenizer_size']} with the real Qwen2.5 tokenizer "
+                          f"(which has {QWEN_TOKENIZER_SIZE} ids)")
     size = int(spec.get("tokenizer_size") or QWEN_TOKENIZER_SIZE)
     if size > kw["vocab_size"]:
         raise EndormError(f"random model: tokenizer_size {size} exceeds the embedding's vocab_size {kw['vocab_size']}")
@@ -412,8 +484,11 @@ def build_random_model(spec: dict, out: Path) -> dict:
     for key in ("bos_token_id", "eos_token_id"):
         kw[key] = moved(kw[key])
     gen = {k: moved(v) if k.endswith("token_id") else v for k, v in a["generation"].items()}
-    tok, tok_info = build_stand_in_tokenizer(size, a["eos_token"], a["pad_token"], _chatml(a["default_system"]),
-                                             a["model_max_length"], spec.get("corpus"))
+    if spec.get("tokenizer_gguf"):
+        tok, tok_info = real_qwen_tokenizer(spec["tokenizer_gguf"], arch)
+    else:
+        tok, tok_info = build_stand_in_tokenizer(size, a["eos_token"], a["pad_token"], _chatml(a["default_system"]),
+                                                 a["model_max_length"], spec.get("corpus"))
     if tok.convert_tokens_to_ids(a["eos_token"]) != (kw["eos_token_id"] if isinstance(kw["eos_token_id"], int)
                                                      else kw["eos_token_id"][0]):
         raise EndormError("random model: the tokenizer's EOS id does not match the config's")

@@ -185,6 +185,11 @@ def reference_problems(config: dict, tasks_dir: str | os.PathLike | None = None)
                             f"(models: {', '.join(sorted(models))})")
 
     model_ref(("reward_model",))
+    for key, spec in (_get(config, "models", default={}) or {}).items():
+        ref = spec.get("tokenizer_from") if isinstance(spec, dict) else None
+        if ref is not None and (_get(config, "models", ref, "source") != "package"):
+            problems.append(f"config key models.{key}.tokenizer_from: {ref!r} is not a key of models with source "
+                            f"package (a packaged GGUF holds the tokenizer; models: {', '.join(sorted(models))})")
     enabled = {s: isinstance(config.get(s), dict) and config[s].get("enabled", True) for s in
                ("rmbench", "dsp", "multifaceted", "rl", "math_eval")}
     # Row caps and judge prompts name known methods (the schema checks that). One for a method that a section does

@@ -30,6 +30,14 @@ MODEL = config["reward_model"]
 COMPUTE = config["compute"]
 
 
+def model_spec(key):
+    """A `models` entry as prepare_model takes it: `tokenizer_from` replaced by the packaged model's own entry."""
+    spec = dict(config["models"][key])
+    if spec.get("tokenizer_from"):
+        spec["tokenizer_gguf"] = config["models"][spec.pop("tokenizer_from")]
+    return spec
+
+
 def section(name):
     """A config section that is present and not switched off (absent sections are off)."""
     return name in config and config[name].get("enabled", True)

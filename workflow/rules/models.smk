@@ -5,7 +5,7 @@ rule prepare_model:
     output:
         directory("results/models/{model}"),
     params:
-        spec=lambda wc: config["models"][wc.model],
+        spec=lambda wc: model_spec(wc.model),
     log:
         "logs/prepare_model/{model}.log",
     benchmark:
