@@ -91,7 +91,8 @@ with redirect_to(snakemake.log[0]):
     ax.set_yticks(range(len(comparisons)))
     ax.set_yticklabels([c.replace(" - ", "\nminus ") for c in comparisons], fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("difference in accuracy points, 95% paired bootstrap interval (right of 0: the first named is better)")
+    ax.set_xlabel("difference in accuracy points, 95% paired bootstrap interval "
+                  "(right of 0: the first named is better)")
     ax.set_title("Paired comparisons on the same problems: an interval that crosses 0 is no evidence", fontsize=9,
                  loc="left")
     ax.grid(axis="x", alpha=0.3)
