@@ -210,3 +210,8 @@ def test_end_to_end_on_test_config(tmp_path, tiny_dir):
     # the benchmark files of heavy rules exist, and a second run has nothing to do
     assert list((tmp_path / "benchmarks/score_likelihood").glob("*.tsv"))
     assert "Nothing to be done" in snakemake(["--cores", "2", "--configfile", str(cfg)], tmp_path)
+    # the report of the finished run: every result in it, and no warning that looks like a failure
+    report = snakemake(["--cores", "1", "--configfile", str(cfg), "--report", "report.html"], tmp_path)
+    assert "Report created" in report and "RuntimeWarning" not in report and "never awaited" not in report
+    html = (tmp_path / "report.html").read_text()
+    assert all(name in html for name in ("figure1.png", "sharpening.png", "table3.png", "provenance.md"))

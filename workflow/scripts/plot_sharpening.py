@@ -16,17 +16,24 @@ with redirect_to(snakemake.log[0]):
     t_star = res["optimum_temperature"]
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 6.0))
 
+    # The RL point often falls on the initial model's point at the same temperature, and the interpolated match has
+    # the RL policy's entropy by construction. No point is moved; they are nested instead (a large hollow star for RL,
+    # a smaller hollow diamond for the match, the initial model's filled dot on top), so each stays visible.
+    ax.errorbar([rl["entropy"]], [rl["loglik"]], xerr=[rl["entropy_se"]], yerr=[rl["loglik_se"]], color="#d62728",
+                marker="*", markersize=22, markerfacecolor="none", markeredgewidth=1.6, ecolor=(0.84, 0.15, 0.16, 0.35),
+                elinewidth=5, capsize=0, linestyle="none", zorder=2,
+                label=f"RL policy ({res['rl_steps']} steps, sampled at T={rl['temperature']:g})")
     ax.errorbar([c["entropy"] for c in base], [c["loglik"] for c in base], xerr=[c["entropy_se"] for c in base],
-                yerr=[c["loglik_se"] for c in base], color="#555555", marker="o", capsize=2,
-                label="initial model at temperature T")
+                yerr=[c["loglik_se"] for c in base], color="#555555", marker="o", markersize=5, capsize=2, lw=1.2,
+                zorder=3, label="initial model at temperature T")
     for c in base:
         ax.annotate(f"T={c['temperature']:g}", (c["entropy"], c["loglik"]), textcoords="offset points",
-                    xytext=(6, 4), fontsize=8, color="#555555")
-    ax.errorbar([rl["entropy"]], [rl["loglik"]], xerr=[rl["entropy_se"]], yerr=[rl["loglik_se"]], color="#d62728",
-                marker="*", markersize=14, capsize=2, linestyle="none",
-                label=f"RL policy ({res['rl_steps']} steps, sampled at T={rl['temperature']:g})")
+                    xytext=(8, 5), fontsize=8, color="#555555")
+    ax.annotate("RL", (rl["entropy"], rl["loglik"]), textcoords="offset points", xytext=(-14, -16), fontsize=8,
+                color="#d62728", fontweight="bold")
     for m in res["matches"]:
-        ax.plot([rl["entropy"]], [m["loglik"]], marker="x", color="#1f77b4", markersize=10, linestyle="none",
+        ax.plot([rl["entropy"]], [m["loglik"]], marker="D", color="#1f77b4", markersize=9, markeredgewidth=1.5,
+                markerfacecolor="none", linestyle="none", zorder=2.5,
                 label=f"initial model at the RL policy's entropy (T={m['temperature']:.2f}, interpolated)")
     pd = res["paired"]
     ax.text(0.98, 0.98, f"RL minus initial model at T={rl['temperature']:g}, paired\n(same random numbers; "
@@ -36,9 +43,11 @@ with redirect_to(snakemake.log[0]):
             bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8, "edgecolor": "#cccccc"})
     ax.set_xlabel("per-token entropy of the sampling policy (nats)")
     ax.set_ylabel("per-token log-likelihood under the initial model (nats)")
-    ax.set_title("sharpening traces the grey curve; a sharpened base model lies on it", fontsize=9)
+    ax.set_title("sharpening traces the grey curve; a sharpened base model lies on it\n"
+                 "whiskers: ±1 standard error over completions (a rough scale: samples of one prompt are related)",
+                 fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False, markerscale=0.7)
 
     temps = [c["temperature"] for c in base]
     bx.plot(temps, [c["entropy"] for c in base], color="#555555", marker="o", label="initial model")

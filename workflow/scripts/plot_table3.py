@@ -48,9 +48,11 @@ with redirect_to(snakemake.log[0]):
     per_panel = [[r for r in shown if not math.isnan(num(r, c))] for c in panels]
     height = sum(0.32 * len(p) + 0.9 for p in per_panel)
     comparisons = list(dict.fromkeys(p["comparison"] for p in paired))
-    fig = plt.figure(figsize=(15, max(6.0, height)))
+    fig_height = max(6.0, height)
+    fig = plt.figure(figsize=(15, fig_height))
+    # margins in inches, so that a tall figure leaves no band of white under its title
     grid = fig.add_gridspec(len(panels), 2, width_ratios=[1.0, 1.05], height_ratios=[len(p) + 1.5 for p in per_panel],
-                            wspace=0.75, hspace=0.55)
+                            wspace=0.75, hspace=0.55, top=1 - 0.75 / fig_height, bottom=0.7 / fig_height)
     for k, (c, group) in enumerate(zip(panels, per_panel)):
         ax = fig.add_subplot(grid[k, 0])
         for y, r in enumerate(group):
@@ -89,12 +91,14 @@ with redirect_to(snakemake.log[0]):
     ax.set_yticks(range(len(comparisons)))
     ax.set_yticklabels([c.replace(" - ", "\nminus ") for c in comparisons], fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("difference in accuracy points, 95% paired bootstrap interval (right of 0: the first named is better)")
+    ax.set_xlabel("difference in accuracy points, 95% paired bootstrap interval "
+                  "(right of 0: the first named is better)")
     ax.set_title("Paired comparisons on the same problems: an interval that crosses 0 is no evidence", fontsize=9,
                  loc="left")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.06 * 6 / max(6.0, height)), ncol=4,
-              frameon=False)
+    # below the axis label: its offset is in inches, turned into a fraction of this tall panel
+    ax.legend(fontsize=7, loc="upper center", ncol=4, frameon=False,
+              bbox_to_anchor=(0.5, -0.55 / (ax.get_position().height * fig_height)))
     fig.suptitle("Table 3: zero-shot math accuracy before and after RL on the model's own endogenous reward",
                  fontsize=11)
     with atomic_path(snakemake.output[0]) as tmp:
