@@ -1,6 +1,7 @@
 """Every command in the README runs as written, on the tiny model: each shell snippet in bash (`endorm serve` started,
 asked, stopped), each Python snippet in this process (the TRL GRPO script trains two steps). Lines that cannot run in
-a test (`make`, the whole workflow) are skipped with the reason. The README stays a front door, and its links resolve.
+a test (`make`, the whole workflow) are skipped with the reason. The README stays a front door, and the links of
+the README and the docs resolve.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def test_readme_shell_snippet_runs(block, tmp_path, tiny_dir):
     if serve:
         output = run_with_server(block, serve, tmp_path, tiny_dir)
         answer = json.loads(output)
-        assert "scores" in answer and len(answer["scores"]) == 2 and all(math.isfinite(s) for s in answer["scores"]), answer
+        assert "scores" in answer, answer
+        assert len(answer["scores"]) == 2 and all(math.isfinite(s) for s in answer["scores"]), answer
         return
     done = shell(tmp_path, block, model=tiny_dir)
     assert done.returncode == 0, f"exit {done.returncode}\n{block}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
@@ -171,20 +173,26 @@ def slug(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
+def without_code(path: Path) -> str:
+    return re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.S | re.M)
+
+
 def anchors(path: Path) -> set[str]:
-    text = re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.S | re.M)
-    return {slug(m) for m in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+    return {slug(m) for m in re.findall(r"^#+ (.+)$", without_code(path), flags=re.M)}
 
 
-def test_readme_links_resolve():
+@pytest.mark.parametrize("page", [README, ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_links_resolve(page):
+    """Every relative link of the README and the docs names a file that exists, and a heading where it has an anchor."""
     broken = []
-    for target in re.findall(r"\]\(([^)\s]+)\)", TEXT):
+    for target in re.findall(r"\]\(([^)\s]+)\)", without_code(page)):
         if re.match(r"[a-z]+:", target):
             continue
         path, _, anchor = target.partition("#")
-        file = (README.parent / path) if path else README
+        file = (page.parent / path) if path else page
         if not file.exists():
             broken.append(f"{target}: no such file")
         elif anchor and file.suffix == ".md" and anchor not in anchors(file):
             broken.append(f"{target}: no heading with that anchor")
-    assert not broken, "README.md links that do not resolve:\n" + "\n".join(broken)
+    assert not broken, f"{page.name}: links that do not resolve:\n" + "\n".join(broken)
