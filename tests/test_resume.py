@@ -54,7 +54,7 @@ def test_killed_run_resumes_to_the_same_tables(tmp_path, tiny_dir):
     # The rerun stops on the stale lock and says how to remove it ...
     locked = run(args, killed, check=False)
     assert locked.returncode != 0 and "--unlock" in locked.stdout + locked.stderr
-    # ... which the README's recipe does; then the run resumes (rerun-incomplete is in the default profile).
+    # ... which docs/troubleshooting.md's recipe does; the run then resumes (rerun-incomplete: the default profile).
     run(["--unlock", "--configfile", str(cfg)], killed)
     out = run(args, killed)
     resumed = job_counts(out.stdout + out.stderr)

@@ -302,7 +302,7 @@ def stage_throughput(arch: str = "qwen2.5-7b", layers: int | None = None, dtype:
     """Throughput of the other two kinds of work in the paper's stages, on a random-init paper architecture:
     ``generate`` (greedy sampling with a KV cache, as the judges, RL rollouts and lm-eval do: new tokens per second)
     and ``train`` (forward + backward with activation checkpointing, no optimizer step: tokens per second), so the
-    time of each stage can be estimated from measured rates (README: expected GPU hours)."""
+    time of each stage can be estimated from measured rates (docs/cluster.md: cost)."""
     spec = BenchSpec(arch=arch, layers=layers, dtype=dtype, device=device, seed=seed)
     model, _ = _build(spec)
     dev = next(model.parameters()).device
