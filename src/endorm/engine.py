@@ -98,7 +98,6 @@ class Scorer:
             if tokenizer is None:
                 raise ValueError("Scorer needs a tokenizer or an encoder")
             encoder = PromptEncoder.for_model(model, tokenizer, fmt)
-        self.model = model
         self.encoder = encoder
         self.max_batch_tokens = int(max_batch_tokens)
         self.max_batch_size = int(max_batch_size)
@@ -106,6 +105,11 @@ class Scorer:
         self.chunk_size = int(chunk_size) if chunk_size else max(16, chunk_bytes // (4 * vocab))
         self.share_prefix = share_prefix
         self.progress = progress
+        self.use_model(model)
+
+    def use_model(self, model) -> None:
+        """Score with ``model`` (the same architecture and vocabulary: e.g. another copy of the same weights)."""
+        self.model = model
         self.lm_head = model.get_output_embeddings()
         self.decoder = model.base_model
         self.softcap = getattr(model.config, "final_logit_softcapping", None)

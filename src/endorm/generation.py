@@ -124,6 +124,7 @@ def generate_many(model, prompts: Sequence[Sequence[int]], *, max_new_tokens: in
     stats = {"prompt_tokens": 0, "generated_tokens": 0, "steps": 0}
     start = time.perf_counter()
     batch: _Batch | None = None
+    last = torch.empty(0, dtype=torch.long)  # the token each row in flight chose last
 
     while pending or (batch is not None and len(batch)):
         active = len(batch) if batch is not None else 0

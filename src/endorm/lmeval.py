@@ -137,13 +137,20 @@ def _stop_strings(model_dir: Path, stop: list[str] | None) -> list[str]:
     return [t for t in END_OF_TURN if t in known]
 
 
+def task_limit(limit: int | dict | None, name: str) -> int | None:
+    """Rows of task ``name`` under ``limit``: one number for every task, or {task: number} (a task not named: all)."""
+    return limit.get(name) if isinstance(limit, dict) else limit
+
+
 def write_task_configs(tasks: dict[str, str | os.PathLike], folder: str | os.PathLike, *, max_gen_toks: int,
                        instruction: str = DEFAULT_INSTRUCTION, stop: list[str] | None = None,
-                       cache_dir: str | os.PathLike | None = None, sampling: Sampling | None = None) -> dict[str, str]:
+                       cache_dir: str | os.PathLike | None = None, sampling: Sampling | None = None,
+                       limit: int | dict | None = None) -> dict[str, str]:
     """Write, per task, its rows with their prompt (``<task>.jsonl``: the canonical rows plus ``prompt`` from
     :func:`endorm.mathdata.build_prompt`) and an lm-eval YAML including the repository's YAML with that file's
     absolute path filled in, into ``folder``. ``sampling``: greedy when None, else ``repeats`` and sampled
-    ``generation_kwargs`` (:class:`Sampling`). ``cache_dir``: the datasets cache for the JSON files (default
+    ``generation_kwargs`` (:class:`Sampling`). ``limit``: the first rows of each task only (:func:`task_limit`).
+    ``cache_dir``: the datasets cache for the JSON files (default
     ``folder/../datasets_cache``, emptied first so a rewritten rows file is never read from a stale cache).
     Returns {name: lm-eval task name}."""
     import shutil
@@ -168,6 +175,7 @@ def write_task_configs(tasks: dict[str, str | os.PathLike], folder: str | os.Pat
             raise EndormError(f"{rows_path}: file not found (canonical rows for task {name!r})")
         task = TASK_PREFIX + name
         rows = [{**r, "prompt": build_prompt(r["problem"], instruction)} for r in load_canonical(rows_path)]
+        rows = rows[:task_limit(limit, name)]
         write_text(folder / f"{task}.jsonl", jsonl_text(rows))
         decoding = sampling.generation_kwargs() if sampling else {"do_sample": False, "temperature": 0.0}
         cfg = {
@@ -223,7 +231,7 @@ def _task_summary(recs: list[dict], sampling: Sampling | None) -> dict:
 
 
 def evaluate(model_dir: str | os.PathLike, tasks: dict[str, str | os.PathLike], out_dir: str | os.PathLike, *,
-             max_gen_toks: int, batch_size: int = 1, limit: int | None = None, dtype: str = "float32",
+             max_gen_toks: int, batch_size: int = 1, limit: int | dict | None = None, dtype: str = "float32",
              device: str | None = "cpu", system_prompt: str | None = None, instruction: str = DEFAULT_INSTRUCTION,
              stop: list[str] | None = None, threads: int | None = None, sampling: Sampling | None = None) -> dict:
     """Zero-shot evaluation of ``model_dir`` with its chat template on canonical JSONL ``tasks``: greedy, or
@@ -231,7 +239,7 @@ def evaluate(model_dir: str | os.PathLike, tasks: dict[str, str | os.PathLike], 
 
     Writes ``out_dir/lm_eval_tasks/`` (the exact task YAMLs and rows run) and returns the summary,
     ``{"tasks": {name: {"accuracy", "n", "n_boxed"}}, "samples": [records], "options": {...}, "wall_s"}``, for the
-    caller to write (the workflow's ``evaluate_math`` adds provenance). ``limit`` caps rows per task (lm-eval takes the first ones). ``stop`` defaults
+    caller to write (the workflow's ``evaluate_math`` adds provenance). ``limit`` keeps the first rows of each task (one number, or {task: number}). ``stop`` defaults
     to the model's end-of-turn tokens among :data:`END_OF_TURN` (the eos is always a stop). ``system_prompt``
     None keeps the chat template's default system prompt. ``device`` "auto" picks cuda when available.
     ``threads`` sets torch's CPU threads (on a shared 2-core machine, more threads than free cores make
@@ -249,7 +257,7 @@ def evaluate(model_dir: str | os.PathLike, tasks: dict[str, str | os.PathLike], 
     stops = _stop_strings(model_dir, stop)
     task_folder = out_dir / "lm_eval_tasks"
     names = write_task_configs(tasks, task_folder, max_gen_toks=max_gen_toks, instruction=instruction, stop=stops,
-                               sampling=sampling)
+                               sampling=sampling, limit=limit)
     options = {"max_gen_toks": int(max_gen_toks), "batch_size": batch_size, "limit": limit, "dtype": dtype,
                "device": device, "system_prompt": system_prompt, "instruction": instruction, "stop": stops,
                "apply_chat_template": True, "num_fewshot": 0, "do_sample": sampling is not None,
@@ -270,7 +278,7 @@ def evaluate(model_dir: str | os.PathLike, tasks: dict[str, str | os.PathLike], 
     # generation_config.json (Qwen2.5-Math-7B's: 2048) takes precedence in `generate` and would ignore max_gen_toks.
     lm.model.generation_config.max_new_tokens = None
     result = simple_evaluate(
-        model=lm, tasks=list(names.values()), limit=limit, log_samples=True, apply_chat_template=True,
+        model=lm, tasks=list(names.values()), log_samples=True, apply_chat_template=True,
         system_instruction=system_prompt, num_fewshot=0, bootstrap_iters=0,
         task_manager=TaskManager(include_path=str(task_folder), include_defaults=False), **seeds)
     wall = time.perf_counter() - start

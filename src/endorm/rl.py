@@ -163,3 +163,50 @@ class AnswerAccuracy:
             reps = [repeated_ngram_fraction(list(ids)) for ids in completion_ids]
             log_metric("monitor/repetition", sum(reps) / max(1, len(reps)))
         return out
+
+
+class ContinuousRollout:
+    """A TRL ``rollout_func`` that generates the policy's completions with :func:`endorm.generation.generate_many`
+    (continuous batching: a finished completion leaves the batch at once; each completion samples from its own
+    generator, seeded by the run's seed, the optimizer step and its position in the batch, so a rollout is the same
+    whatever ``max_batch``, by default every completion of the step at once). Prompts are tokenized by the trainer itself (its chat template and options), the
+    completions stop at the trainer's stop tokens (``eos_token_ids``) and at ``max_completion_length``, and sample at
+    its ``temperature``, ``top_k`` and ``top_p``, as TRL's own generation would. For one process (a CPU or one GPU);
+    several processes shard the weights, and TRL's own generation (``rl.rollouts: trl``) is used there.
+
+    ``stats`` collects each rollout's token counts and seconds (generated tokens per second of the rollouts)."""
+
+    def __init__(self, seed: int, max_batch: int | None = None):
+        self.seed, self.max_batch = int(seed), max_batch
+        self.stats: list[dict] = []
+
+    def seeds(self, step: int, n: int) -> list[int]:
+        import numpy as np
+
+        return [int(x) for x in np.random.SeedSequence([self.seed, int(step)]).generate_state(n, dtype=np.uint64)
+                .astype(np.int64) & ((1 << 62) - 1)]
+
+    def __call__(self, prompts: list, trainer) -> dict:
+        from .generation import generate_many
+
+        if trainer.min_p or (trainer.repetition_penalty not in (None, 1.0)):
+            raise EndormError("endorm's rollouts sample at temperature with top-k and top-p only; with min_p or a "
+                              "repetition penalty set rl.rollouts: trl")
+        prompt_ids = trainer._tokenize_prompts(prompts)[0]  # TRL's own prompt tokenization (TRL 1.16)
+        policy = trainer.accelerator.unwrap_model(trainer.model)
+        training = policy.training
+        policy.eval()
+        try:
+            completions, stats = generate_many(
+                policy, prompt_ids, max_new_tokens=trainer.max_completion_length, stop_ids=trainer.eos_token_ids,
+                temperature=float(trainer.temperature), top_k=int(trainer.top_k or 0), top_p=float(trainer.top_p or 1),
+                seeds=self.seeds(trainer.state.global_step, len(prompt_ids)),
+                max_batch=self.max_batch or len(prompt_ids),
+                pad_id=trainer.processing_class.pad_token_id or 0)
+        finally:
+            policy.train(training)
+        self.stats.append({"step": trainer.state.global_step, **stats})
+        log.info("rollout at step %d: %d completions, %d tokens in %.1f s (%.1f tokens/s)", trainer.state.global_step,
+                 len(completions), stats["generated_tokens"], stats["seconds"],
+                 stats["generated_tokens"] / max(stats["seconds"], 1e-9))
+        return {"prompt_ids": prompt_ids, "completion_ids": completions, "logprobs": None}

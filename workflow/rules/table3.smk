@@ -15,9 +15,14 @@ RL_TEMPERATURE = f"{float(config['rl']['temperature']):g}"
 
 
 def control_limit():
-    """Problems per benchmark of the controls: controls.problems, within math_eval.limit."""
-    caps = [c for c in (MATH["limit"], CONTROLS["problems"]) if c is not None]
-    return min(caps) if caps else None
+    """Problems per benchmark of the controls ({task: n or None}): controls.problems (one number, or per benchmark),
+    within math_eval.limit."""
+    per = CONTROLS["problems"]
+    out = {}
+    for task in math_benchmarks():
+        caps = [c for c in (MATH["limit"], per.get(task) if isinstance(per, dict) else per) if c is not None]
+        out[task] = min(caps) if caps else None
+    return out
 
 
 def evaluated_model(wc):

@@ -21,7 +21,8 @@ spec = RLSpec(
     dtype=rl["dtype"] or comp["dtype"], master_dtype=rl["master_dtype"], device=comp["device"],
     threads=snakemake.threads,
     batch_tokens=comp["batch_tokens"], gradient_checkpointing=rl["gradient_checkpointing"],
-    on_nonfinite=rl["on_nonfinite"], reward=dict(snakemake.params.reward), format=dict(snakemake.params.format),
+    on_nonfinite=rl["on_nonfinite"], rollouts=rl["rollouts"], reward=dict(snakemake.params.reward),
+    format=dict(snakemake.params.format),
     extra=dict(rl["trainer"]),
 )
 spec_path = Path(snakemake.output.checkpoint).with_name("rl_spec.json")
