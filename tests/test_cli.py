@@ -95,3 +95,17 @@ def test_unknown_options(tiny_dir, tmp_path, capsys):
     assert main(["score", "--model", str(tiny_dir), "--input", str(pairs), "--output", "x", "--terminal", "none"]) == 2
     assert "endorm: error: score: argument --terminal" in capsys.readouterr().err
     assert main(["score", "--model", str(tiny_dir), "--input", str(pairs), "--output", "a,b", "--method", "endorm"]) == 2
+
+
+def test_output_read_by_a_pipe_that_closes_early(tmp_path):
+    """`endorm accuracy --json scores | head -c 1`: the closed pipe ends the command quietly, as other tools do."""
+    import json
+    import subprocess
+    import sys
+
+    scores = tmp_path / "scores.jsonl"
+    scores.write_text("".join(json.dumps({"id": i, "score_chosen": [1.0], "score_rejected": [0.0], "domain": f"d{i}"})
+                              + "\n" for i in range(2000)))
+    proc = subprocess.run(f"{sys.executable} -m endorm.cli accuracy --json {scores} | head -c 1", shell=True,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.stdout == "{" and "error" not in proc.stderr and "Traceback" not in proc.stderr

@@ -61,3 +61,44 @@ def test_killed_run_resumes_to_the_same_tables(tmp_path, tiny_dir):
     assert "prepare_preferences" not in resumed and "make_table1" in resumed  # finished jobs are not redone
     for target in TARGETS:
         assert (killed / target).read_bytes() == (clean / target).read_bytes(), target
+
+
+@pytest.mark.slow
+def test_run_killed_during_rl_resumes_to_the_same_table3(tmp_path, tiny_dir):
+    """The longest stage of a run (RL training) killed with SIGKILL: the rerun trains again from the start and Table 3
+    is the same (the training seconds in its header aside)."""
+    import re
+
+    config = yaml.safe_load((ROOT / "tests/config/test.yaml").read_text().replace("MODEL_DIR", str(tiny_dir)))
+    for section in ("rmbench", "dsp", "multifaceted", "analysis", "theory"):
+        config.pop(section, None)
+    config["rl"]["steps"] = 4  # long enough to be caught mid-training
+    cfg = tmp_path / "test.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    targets = ["results/test/math/tiny/table3.csv", "results/test/math/tiny/table3.md",
+               "results/test/math/tiny/table3_paired.csv"]
+    args = [*targets, "--cores", "1", "--configfile", str(cfg)]
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    clean.mkdir()
+    killed.mkdir()
+    run(args, clean)
+
+    proc = subprocess.Popen(SNAKEMAKE + args, cwd=killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    log = killed / "logs/train_rl/test-tiny.log"
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if log.is_file() and "rollout at step" in log.read_text(errors="replace"):  # training has started
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, "the run ended before RL training could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "results/test/rl/tiny/checkpoint").exists()  # nothing partial in place of the checkpoint
+
+    run(["--unlock", "--configfile", str(cfg)], killed)
+    out = run(args, killed)
+    assert "train_rl" in job_counts(out.stdout + out.stderr)
+    mask = lambda b: re.sub(rb"\d+ s of training", b"N s of training", b)  # noqa: E731
+    for target in targets:
+        assert mask((killed / target).read_bytes()) == mask((clean / target).read_bytes()), target

@@ -535,6 +535,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("endorm: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of stdout stopped early (`endorm accuracy --json x | head`): as other tools
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout
+        return 141
     except Exception as exc:  # noqa: BLE001 - the one error path; --debug shows the traceback
         if args.debug:
             raise

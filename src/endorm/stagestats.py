@@ -9,8 +9,11 @@ Markdown table::
 Token counts per stage: scoring jobs: prompt + response tokens of every scored sequence (as ``endorm score`` records
 them; a prompt shared by several responses counts once per response); judges: prompt tokens and generated tokens;
 ``score_dsp``: the DSP rows re-tokenized with the model's tokenizer; ``train_rl``: TRL's ``num_tokens`` (prompts and
-completions) over the training time; ``evaluate_math``: the generations re-tokenized. tokens/s divides by the job's
-wall time (model loading included) unless stated.
+completions) over the training time, and the rollouts' generated tokens and seconds; ``evaluate_math`` and
+``sample_math``: the tokens and seconds endorm's generator recorded (older runs: the generations re-tokenized);
+``generate_conditioned_responses``: the responses re-tokenized; ``measure_sharpening``: the completions' tokens.
+tokens/s divides by the job's wall time (model loading included); "generating" divides by the seconds spent
+generating only.
 """
 
 from __future__ import annotations
@@ -70,6 +73,27 @@ def _dsp_tokens(work: Path, run: str, model: str) -> dict:
             "seconds_in_scorer": scores["provenance"].get("seconds")}
 
 
+def _constructed_tokens(work: Path, run: str) -> dict:
+    rows = _jsonl(work / f"results/{run}/constructed/conditioned_responses.jsonl")
+    gen = rows[0]["constructed"]["generator"] if rows else None
+    tok = _tokenizer(work, gen)
+    texts = [t for r in rows for t in (r.get("responses") or {}).values()]
+    return {"responses": len(texts),
+            "new_tokens": sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts)}
+
+
+def _generation(summary: dict) -> dict:
+    """Token counts and seconds that endorm's generator recorded (evaluation, sampling, rollouts)."""
+    gen = summary.get("generation") or {}
+    out = {}
+    if gen.get("generated_tokens") is not None:
+        out.update(new_tokens=gen["generated_tokens"], prompt_tokens=gen.get("prompt_tokens"),
+                   seconds_generating=gen.get("seconds"))
+        if gen.get("seconds"):
+            out["new_tokens_per_s_generating"] = gen["generated_tokens"] / gen["seconds"]
+    return out
+
+
 def _rl_tokens(work: Path, run: str, policy: str) -> dict:
     with open(work / f"results/{run}/rl/{policy}/train_log.csv") as f:
         log = list(csv.DictReader(f))
@@ -80,12 +104,20 @@ def _rl_tokens(work: Path, run: str, policy: str) -> dict:
     lengths = [float(r["completions/mean_length"]) for r in log if r.get("completions/mean_length")]
     if lengths:
         out["completion_mean_length"] = sum(lengths) / len(lengths)
+    ro = summary.get("rollouts") or {}
+    if ro.get("generated_tokens"):
+        out.update(new_tokens=ro["generated_tokens"], seconds_generating=ro["seconds"],
+                   new_tokens_per_s_generating=ro["generated_tokens"] / ro["seconds"] if ro["seconds"] else None)
     return out
 
 
 def _eval_tokens(work: Path, run: str, policy: str, variant: str) -> dict:
-    samples = _jsonl(work / f"results/{run}/math/{policy}/{variant}/samples.jsonl")
-    summary = read_json(work / f"results/{run}/math/{policy}/{variant}/summary.json")
+    folder = f"results/{run}/math/{policy}/{variant}"
+    samples = _jsonl(work / folder / "samples.jsonl")
+    summary = read_json(work / folder / "summary.json")
+    if summary.get("generation"):
+        return {"problems": len({(s["task"], s["id"]) for s in samples}), "generations": len(samples),
+                **_generation(summary), "seconds_in_lm_eval": summary.get("wall_s")}
     tok = _tokenizer(work, policy)
     new = sum(len(tok(s.get("generation", ""), add_special_tokens=False)["input_ids"]) for s in samples)
     prompt = sum(len(tok(s.get("prompt", ""), add_special_tokens=False)["input_ids"]) for s in samples)
@@ -112,6 +144,15 @@ def _tokens(work: Path, run: str, rule: str, job: str) -> dict:
         if rule == "evaluate_math":
             policy, variant = rest.rsplit("-", 1)
             return _eval_tokens(work, run, policy, variant)
+        if rule == "sample_math":
+            policy, temperature = rest.rsplit("-t", 1)
+            return _eval_tokens(work, run, policy, f"controls/base-t{temperature}")
+        if rule == "generate_conditioned_responses":
+            return _constructed_tokens(work, run)
+        if rule == "measure_sharpening":
+            res = read_json(work / f"results/{run}/rl/{rest}/sharpening.json")
+            return {"completions": sum(c["completions"] for c in res["conditions"]),
+                    "new_tokens": sum(c["tokens"] for c in res["conditions"])}
     except (OSError, KeyError, ValueError) as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
     return {}
@@ -142,13 +183,15 @@ def _fmt(v, digits=0):
 
 def markdown(stages: list[dict], title: str, command: str, notes: list[str]) -> str:
     lines = [f"# {title}", "", f"Command: `{command}`", ""] + [f"* {n}" for n in notes] + [
-        "", "| stage (rule) | job | wall s | peak RSS MiB | CPU s | tokens | tokens/s | generated tokens/s |",
-        "|---|---|---|---|---|---|---|---|"]
+        "", "| stage (rule) | job | wall s | peak RSS MiB | CPU s | tokens | tokens/s | generated tokens | "
+        "generated tokens/s (wall) | generated tokens/s (generating) |",
+        "|---|---|---|---|---|---|---|---|---|---|"]
     for s in stages:
         tokens = sum(s.get(k) or 0 for k in ("tokens", "prompt_tokens", "new_tokens"))
         lines.append(f"| {s['rule']} | {s['job']} | {_fmt(s['wall_s'], 1)} | {_fmt(s['max_rss_mb'])} | "
                      f"{_fmt(s['cpu_s'], 1)} | {_fmt(tokens) if tokens else ''} | {_fmt(s.get('tokens_per_s'), 1)} | "
-                     f"{_fmt(s.get('new_tokens_per_s'), 1)} |")
+                     f"{_fmt(s.get('new_tokens'))} | {_fmt(s.get('new_tokens_per_s'), 1)} | "
+                     f"{_fmt(s.get('new_tokens_per_s_generating'), 1)} |")
     total = sum(s["wall_s"] or 0 for s in stages)
     lines += ["", f"Sum of the benchmarked jobs' wall times: {total / 60:.1f} min.", ""]
     return "\n".join(lines)
@@ -164,12 +207,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--note", action="append", default=[], help="a line for the Markdown file (repeatable)")
     args = ap.parse_args(argv)
     stages = collect(args.workdir, args.run)
-    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "processor": platform.processor()}
-    write_json(args.out + ".json", {"run": args.run, "command": args.command, "notes": args.note,
-                                    "machine": machine, "stages": stages})
-    write_text(args.out + ".md", markdown(stages, args.title, args.command, args.note))
+    write(stages, args.out, args.title, args.command, args.note, args.run)
     print(f"{len(stages)} stages -> {args.out}.json, {args.out}.md")
     return 0
+
+
+def write(stages: list[dict], prefix: str, title: str, command: str, notes: list[str], run: str | None = None) -> None:
+    """PREFIX.json (the stages, the machine) and PREFIX.md (the table)."""
+    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "processor": platform.processor()}
+    write_json(prefix + ".json", {"run": run, "command": command, "notes": notes, "machine": machine,
+                                  "stages": stages})
+    write_text(prefix + ".md", markdown(stages, title, command, notes))
 
 
 if __name__ == "__main__":
