@@ -15,11 +15,11 @@ def make_run(work, run="demo"):
     (root / "rmbench/m").mkdir(parents=True)
     (root / "rmbench/m/table1.md").write_text("# Table 1\n\n| a |\n|---|\n| 1 |\n")
     (root / "rmbench/m/table1.png").write_bytes(b"\x89PNG fake")
+    (root / "math/m/base").mkdir(parents=True)
     (root / "math/m/table3.md").write_text("# Table 3\n\nrows\n")
     (root / "math/m/examples.md").write_text("# examples\n")
     summary = {"tasks": {"gsm8k": {"n": 2}}, "wall_s": 30.0,
                "generation": {"prompt_tokens": 300, "generated_tokens": 500, "seconds": 20.0}}
-    (root / "math/m/base").mkdir(parents=True)
     (root / "math/m/base/summary.json").write_text(json.dumps(summary))
     (root / "math/m/base/samples.jsonl").write_text(
         "".join(json.dumps({"task": "gsm8k", "id": str(i), "generation": "x"}) + "\n" for i in range(2)))

@@ -56,7 +56,7 @@ def publish(workdir: str | os.PathLike, run: str, out: str | os.PathLike, comman
         lines += [f"## {title}", ""]
         for src in files:
             rel = src.relative_to(root)
-            name = "-".join(rel.parts[1:]) if rel.parts[0] in ("rmbench", "dsp", "multifaceted", "math", "rl") \
+            name = "-".join(rel.parts[2:]) if rel.parts[0] in ("rmbench", "dsp", "multifaceted", "math", "rl") \
                 else rel.name
             name = name.replace("analysis-", "").replace("tokens-", "tokens_")
             dst = out / name
