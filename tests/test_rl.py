@@ -94,11 +94,10 @@ def test_trainer_fields_pass_to_trl_as_written(tmp_path):
     assert args.output_dir == str(tmp_path / "ckpt.trainer")
     args = rltrain.trainer_config(spec(gradient_checkpointing=True, logging_steps=5, loss_type="grpo"))
     assert (args.gradient_checkpointing, args.logging_steps, args.loss_type, args.data_seed) == (True, 5, "grpo", None)
-    # 2 completions per device and 4 per prompt: one process cannot hold a group (TRL refuses), two GPUs can, so the
-    # spec itself takes it
+    two_gpus = spec(per_device_train_batch_size=2, num_generations=4)  # a group of 4 needs 2 processes: a valid spec
     with pytest.raises(EndormError, match=r"rl.trainer: TRL's GRPOConfig refuses it: generation_batch_size \(2\) "
                                           r"must be divisible by num_generations \(4\)"):
-        rltrain.trainer_config(spec(per_device_train_batch_size=2, num_generations=4))
+        rltrain.trainer_config(two_gpus)  # in one process TRL refuses it
     with pytest.raises(EndormError, match="rl.trainer: TRL's GRPOConfig refuses it: .*'max_step'"):
         rltrain.trainer_config(spec(max_step=3))
 
@@ -113,7 +112,7 @@ def tiny_spec(tmp_path, tiny_dir, steps: int = 2, **kw) -> RLSpec:
                    max_completion_length=8, beta=0.01, temperature=1.0, seed=0)
     return RLSpec(policy=str(tiny_dir), reward_model=str(tiny_dir), prompts=str(prompts),
                   output_dir=str(tmp_path / "ckpt"), log_table=str(tmp_path / "log.csv"),
-                  samples=str(tmp_path / "samples.jsonl"), trainer=trainer, **{"device": "cpu", "threads": 1, **kw})
+                  samples=str(tmp_path / "samples.jsonl"), trainer=trainer, **{"device": "cpu", "threads": 1} | kw)
 
 
 @pytest.mark.parametrize("algorithm", ["grpo", "rloo"])
