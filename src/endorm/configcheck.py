@@ -133,16 +133,17 @@ def _resolve(ref: str, root: dict) -> dict:
 
 
 def _suggest(key: str, allowed: list[str], list_all: bool = True, n: int = 1, prefix: str = "") -> str:
-    """'; did you mean ...?' with the nearest of ``allowed`` (up to ``n`` about as near; each after ``prefix``), or
-    all of them."""
+    """'; did you mean ...?' with the nearest of ``allowed`` (up to ``n`` of them, those about as near as the
+    nearest; each after ``prefix``), else '; allowed: ...' with all of them (unless ``list_all`` is false)."""
     close = difflib.get_close_matches(str(key), allowed, n=n, cutoff=0.6)
-    ratio = [difflib.SequenceMatcher(None, str(key), c).ratio() for c in close]
-    close = [c for c, r in zip(close, ratio) if r >= ratio[0] - 0.05]
+    if close:
+        best = difflib.SequenceMatcher(None, str(key), close[0]).ratio()
+        close = [c for c in close if difflib.SequenceMatcher(None, str(key), c).ratio() >= best - 0.05]
     contains = [a for a in allowed if str(key).lower() in a.lower() or a.lower() in str(key).lower()]
     close = close or (contains if len(contains) == 1 else [])
     if close:
         names = [repr(prefix + c) for c in close]
-        return f"; did you mean {' or '.join([', '.join(names[:-1]), names[-1]] if len(names) > 1 else names)}?"
+        return f"; did you mean {names[0] if len(names) == 1 else ', '.join(names[:-1]) + ' or ' + names[-1]}?"
     return f"; allowed: {', '.join(allowed)}" if allowed and list_all else ""
 
 
@@ -199,10 +200,8 @@ def _trainer_hint(key: str, config: dict) -> str:
 def trainer_problems(config: dict) -> list[str]:
     """Keys of ``rl.trainer`` that are not fields of TRL's config class for ``rl.algorithm``, with the nearest one."""
     trainer, algorithm = _get(config, "rl", "trainer"), _get(config, "rl", "algorithm", default="grpo")
-    if not isinstance(trainer, dict) or algorithm not in TRL_CONFIGS:
-        return []
-    fields = trl_config_fields(algorithm)
-    if fields is None:
+    fields = trl_config_fields(algorithm) if isinstance(trainer, dict) else None
+    if fields is None:  # no trainer mapping, an algorithm the schema refuses, or TRL's source not found
         return []
     cls = TRL_CONFIGS[algorithm][0][2]
     return [f"config key rl.trainer.{key}: not a field of TRL's {cls} (rl.algorithm {algorithm})"
