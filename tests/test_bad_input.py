@@ -523,7 +523,16 @@ CONFIG_CASES = [
     ("rl-policy-unknown", {"rl": {"policy": "nope"}}, ["rl.policy: 'nope' is not a key of models"]),
     ("generator-unknown", {"constructed": {"generator": "nope"}},
      ["constructed.generator: 'nope' is not a key of models"]),
-    ("rl-batch-divisible", {"rl": {"per_device_batch": 3}}, ["rl.num_generations", "divisible"]),
+    ("rl-trainer-typo", {"rl": {"trainer": {"max_step": 3}}},
+     ["config key rl.trainer.max_step: not a field of TRL's GRPOConfig", "did you mean 'max_steps'?"]),
+    ("rl-trainer-rloo-field", {"rl": {"algorithm": "rloo", "trainer": {"scale_rewards": "group"}}},
+     ["config key rl.trainer.scale_rewards: not a field of TRL's RLOOConfig (rl.algorithm rloo)"]),
+    ("rl-trl-field-outside-trainer", {"rl": {"temperature": 0.7}},
+     ["config key rl.temperature: unknown key; temperature is TRL's: write it under rl.trainer"]),
+    ("rl-trl-name-near", {"rl": {"steps": 3}},
+     ["config key rl.steps: unknown key; TRL's settings go under rl.trainer; did you mean 'rl.trainer.max_steps'"]),
+    ("rl-trainer-type", {"rl": {"trainer": {"learning_rate": "1e-6"}}},
+     ["config key rl.trainer.learning_rate: '1e-6' is not of type 'number'"]),
     ("rl-eval-overlap", {"math_eval": {"benchmarks": [{"name": "gsm8k", "source": "package", "n": 400, "seed": 0}]}},
      ["gsm8k", "held_out (300)"]),
     ("rl-nonfinite-enum", {"rl": {"on_nonfinite": "ignore"}}, ["rl.on_nonfinite", "'ignore'"]),
@@ -541,7 +550,7 @@ CONFIG_CASES = [
     ("controls-best-of-too-many", {"math_eval": {"controls": {"samples": 4, "best_of": [4, 8]}}},
      ["math_eval.controls.best_of[1]", "best-of-8 needs 8 samples"]),
     ("controls-rl-temperature", {"math_eval": {"controls": {"temperatures": [0.5, 1.0]}}},
-     ["math_eval.controls.temperatures", "is rl.temperature"]),
+     ["math_eval.controls.temperatures", "is rl.trainer.temperature"]),
     ("controls-key-typo", {"math_eval": {"controls": {"sample": 4}}},
      ["math_eval.controls.sample: unknown key", "did you mean 'samples'"]),
     ("sharpening-one-temperature", {"rl": {"sharpening": {"temperatures": [0.5]}}},
@@ -549,7 +558,8 @@ CONFIG_CASES = [
     # NaN passes a schema's range checks, and a number with no maximum takes infinity
     ("alpha-nan", {"reward": {"alpha": float("nan")}}, ["config key reward.alpha: nan is not a finite number"]),
     ("gamma-nan", {"reward": {"gamma": float("nan")}}, ["config key reward.gamma: nan is not a finite number"]),
-    ("rl-beta-infinite", {"rl": {"beta": float("inf")}}, ["config key rl.beta: inf is not a finite number"]),
+    ("rl-beta-infinite", {"rl": {"trainer": {"beta": float("inf")}}},
+     ["config key rl.trainer.beta: inf is not a finite number"]),
     ("ablation-alpha-nan", {"analysis": {"ablations": {"alphas": [0.5, float("nan")]}}},
      ["config key analysis.ablations.alphas[1]: nan is not a finite number"]),
     ("alpha-tiny", {"reward": {"alpha": 1e-300}}, ["config key reward.alpha", "1e-300", "minimum of 0.001"]),
@@ -574,7 +584,7 @@ def test_shipped_configs_pass_the_check():
 
     from endorm.configcheck import check_config_files
 
-    for extra in ("config/config.yaml", "config/paper.yaml", "tests/config/test.yaml"):
+    for extra in ("config/config.yaml", "config/paper.yaml", "config/qwen.yaml", "tests/config/test.yaml"):
         check_config(merged(yaml.safe_load((ROOT / extra).read_text())), SCHEMA, TASKS)
     check_config_files(sorted((ROOT / "config").glob("*.yaml")) + sorted((ROOT / "tests/config").glob("*.yaml")))
 

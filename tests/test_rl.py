@@ -73,26 +73,46 @@ def test_repeated_ngram_fraction():
     assert repeated_ngram_fraction([1, 2]) == 0.0
 
 
-def test_spec_checks_divisibility_and_options():
-    with pytest.raises(EndormError, match="divisible by num_generations"):
-        RLSpec(policy="a", reward_model="a", prompts="p", output_dir="o", log_table="l", samples="s",
-               per_device_batch=3, num_generations=2)
+def test_spec_checks_options():
     with pytest.raises(EndormError, match="rl.on_nonfinite must be one of"):
         RLSpec(policy="a", reward_model="a", prompts="p", output_dir="o", log_table="l", samples="s",
                on_nonfinite="ignore")
 
 
-def tiny_spec(tmp_path, tiny_dir, **kw) -> RLSpec:
+def test_trainer_fields_pass_to_trl_as_written(tmp_path):
+    """rl.trainer reaches TRL's GRPOConfig as written, over endorm's few settings and TRL's defaults; TRL checks the
+    fields and the batch arithmetic (with the process count) and what it refuses is an EndormError."""
+    def spec(**trainer):
+        return RLSpec(policy="a", reward_model="a", prompts="p", output_dir=str(tmp_path / "ckpt"), log_table="l",
+                      samples="s", device="cpu", trainer=trainer)
+
+    args = rltrain.trainer_config(spec(max_steps=3, seed=5))
+    assert (args.max_steps, args.seed, args.data_seed) == (3, 5, 5)
+    assert (args.num_generations, args.beta, args.learning_rate) == (8, 0.0, 1e-6)  # TRL's defaults
+    assert (args.gradient_checkpointing, args.logging_steps, args.save_strategy, args.report_to, args.use_cpu,
+            args.bf16, args.reward_weights) == (False, 1, "no", [], True, False, [1.0, 0.0])
+    assert args.output_dir == str(tmp_path / "ckpt.trainer")
+    args = rltrain.trainer_config(spec(gradient_checkpointing=True, logging_steps=5, loss_type="grpo"))
+    assert (args.gradient_checkpointing, args.logging_steps, args.loss_type, args.data_seed) == (True, 5, "grpo", None)
+    two_gpus = spec(per_device_train_batch_size=2, num_generations=4)  # a group of 4 needs 2 processes: a valid spec
+    with pytest.raises(EndormError, match=r"rl.trainer: TRL's GRPOConfig refuses it: generation_batch_size \(2\) "
+                                          r"must be divisible by num_generations \(4\)"):
+        rltrain.trainer_config(two_gpus)  # in one process TRL refuses it
+    with pytest.raises(EndormError, match="rl.trainer: TRL's GRPOConfig refuses it: .*'max_step'"):
+        rltrain.trainer_config(spec(max_step=3))
+
+
+def tiny_spec(tmp_path, tiny_dir, steps: int = 2, **kw) -> RLSpec:
     """An RL run of the tiny model on four arithmetic prompts (two per step), on CPU."""
     prompts = tmp_path / "prompts.jsonl"
     rows = [{"id": f"q{i}", "prompt": [{"role": "user", "content": f"What is {i} plus {i}?"}], "answer": str(2 * i)}
             for i in range(4)]
     prompts.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    opts = dict(steps=2, learning_rate=1e-2, per_device_batch=4, num_generations=2, max_completion_length=8,
-                beta=0.01, device="cpu", threads=1)
+    trainer = dict(max_steps=steps, learning_rate=1e-2, per_device_train_batch_size=4, num_generations=2,
+                   max_completion_length=8, beta=0.01, temperature=1.0, seed=0)
     return RLSpec(policy=str(tiny_dir), reward_model=str(tiny_dir), prompts=str(prompts),
                   output_dir=str(tmp_path / "ckpt"), log_table=str(tmp_path / "log.csv"),
-                  samples=str(tmp_path / "samples.jsonl"), **{**opts, **kw})
+                  samples=str(tmp_path / "samples.jsonl"), trainer=trainer, **{"device": "cpu", "threads": 1} | kw)
 
 
 @pytest.mark.parametrize("algorithm", ["grpo", "rloo"])

@@ -7,13 +7,18 @@ lines. Then the merged config, in two passes, every problem reported at once, ea
 1. the JSON schema (``workflow/schemas/config.schema.yaml``): every object is closed, so a typo such as
    ``rewards:`` or ``dsp: {enabeld: false}`` is an error that names the nearest valid key; numbers have ranges,
    choices enums; and every number is finite (``.nan`` passes a schema's range checks);
+   ``rl.trainer`` holds TRL's own fields: its keys are checked against TRL's config class (a typo names the
+   nearest field), its values are TRL's to check when the run starts;
 2. what a schema cannot say: references to ``models`` keys, judge prompt placeholders, math benchmarks without a
-   task YAML, RL batch divisibility, and RL prompts that could overlap the held-out GSM8K evaluation rows.
+   task YAML, and RL prompts that could overlap the held-out GSM8K evaluation rows.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
+import functools
+import importlib.util
 import math
 import os
 from pathlib import Path
@@ -127,13 +132,80 @@ def _resolve(ref: str, root: dict) -> dict:
     return node
 
 
-def _suggest(key: str, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+def _suggest(key: str, allowed: list[str], list_all: bool = True, n: int = 1, prefix: str = "") -> str:
+    """'; did you mean ...?' with the nearest of ``allowed`` (up to ``n`` of them, those about as near as the
+    nearest; each after ``prefix``), else '; allowed: ...' with all of them (unless ``list_all`` is false)."""
+    close = difflib.get_close_matches(str(key), allowed, n=n, cutoff=0.6)
+    if close:
+        best = difflib.SequenceMatcher(None, str(key), close[0]).ratio()
+        close = [c for c in close if difflib.SequenceMatcher(None, str(key), c).ratio() >= best - 0.05]
     contains = [a for a in allowed if str(key).lower() in a.lower() or a.lower() in str(key).lower()]
     close = close or (contains if len(contains) == 1 else [])
     if close:
-        return f"; did you mean {close[0]!r}?"
-    return f"; allowed: {', '.join(allowed)}" if allowed else ""
+        names = [repr(prefix + c) for c in close]
+        return f"; did you mean {names[0] if len(names) == 1 else ', '.join(names[:-1]) + ' or ' + names[-1]}?"
+    return f"; allowed: {', '.join(allowed)}" if allowed and list_all else ""
+
+
+# Where TRL defines the config class of each RL algorithm, and the classes it derives from. Their fields are read
+# from the source: importing TRL loads torch and transformers (seconds), and every job of a cluster run checks the
+# config again.
+_TRL_BASES = [("trl", "trainer/base_config.py", "_BaseConfig"), ("transformers", "training_args.py",
+                                                                 "TrainingArguments")]
+TRL_CONFIGS = {"grpo": [("trl", "trainer/grpo_config.py", "GRPOConfig"), *_TRL_BASES],
+               "rloo": [("trl", "trainer/rloo_config.py", "RLOOConfig"), *_TRL_BASES]}
+
+
+@functools.lru_cache(maxsize=None)
+def trl_config_fields(algorithm: str) -> tuple[str, ...] | None:
+    """The fields of TRL's config class for ``algorithm`` (GRPOConfig, RLOOConfig) that its constructor takes, read
+    from TRL's and transformers' source without importing them; None when a source is not where this TRL keeps it
+    (TRL itself then refuses an unknown field when the run starts)."""
+    names: list[str] = []
+    for package, file, cls in TRL_CONFIGS.get(algorithm, []):
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        try:
+            tree = ast.parse(Path(next(iter(spec.submodule_search_locations)), file).read_text())
+        except (OSError, SyntaxError):
+            return None
+        body = next((n.body for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls), None)
+        if body is None:
+            return None
+        for stmt in body:
+            if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+                    and "ClassVar" not in ast.unparse(stmt.annotation) and not _init_false(stmt.value)):
+                names.append(stmt.target.id)
+    return tuple(dict.fromkeys(names)) or None
+
+
+def _init_false(value: ast.expr | None) -> bool:
+    """A dataclass ``field(init=False, ...)``: not a constructor argument."""
+    return isinstance(value, ast.Call) and any(k.arg == "init" and isinstance(k.value, ast.Constant)
+                                               and k.value.value is False for k in value.keywords)
+
+
+def _trainer_hint(key: str, config: dict) -> str:
+    """For an unknown key of ``rl`` that is (close to) a field of TRL's config: where TRL's fields go."""
+    fields = trl_config_fields(_get(config, "rl", "algorithm", default="grpo"))
+    if not fields:
+        return ""
+    if key in fields:
+        return f"; {key} is TRL's: write it under rl.trainer"
+    close = _suggest(key, list(fields), list_all=False, n=3, prefix="rl.trainer.")
+    return f"; TRL's settings go under rl.trainer{close}" if close else ""
+
+
+def trainer_problems(config: dict) -> list[str]:
+    """Keys of ``rl.trainer`` that are not fields of TRL's config class for ``rl.algorithm``, with the nearest one."""
+    trainer, algorithm = _get(config, "rl", "trainer"), _get(config, "rl", "algorithm", default="grpo")
+    fields = trl_config_fields(algorithm) if isinstance(trainer, dict) else None
+    if fields is None:  # no trainer mapping, an algorithm the schema refuses, or TRL's source not found
+        return []
+    cls = TRL_CONFIGS[algorithm][0][2]
+    return [f"config key rl.trainer.{key}: not a field of TRL's {cls} (rl.algorithm {algorithm})"
+            f"{_suggest(key, list(fields), list_all=False, n=3)}" for key in trainer if key not in fields]
 
 
 def schema_problems(config: dict, schema: dict) -> list[str]:
@@ -148,7 +220,8 @@ def schema_problems(config: dict, schema: dict) -> list[str]:
             for key in err.instance:
                 if key not in err.schema.get("properties", {}) and not isinstance(err.schema["additionalProperties"],
                                                                                    dict):
-                    problems.append(f"config key {_path(where + [key])}: unknown key{_suggest(key, allowed)}")
+                    hint = _trainer_hint(key, config) if where == ["rl"] else ""
+                    problems.append(f"config key {_path(where + [key])}: unknown key{hint or _suggest(key, allowed)}")
             continue
         if "propertyNames" in err.schema_path and err.validator == "enum":  # a key outside a closed set of names
             allowed = [str(v) for v in err.validator_value]
@@ -214,10 +287,6 @@ def reference_problems(config: dict, tasks_dir: str | os.PathLike | None = None)
         model_ref(("rl", "policy"))
         model_ref(("rl", "reward_model"), required=False)
         rl = config["rl"]
-        batch = rl.get("per_device_batch", 1) * rl.get("gradient_accumulation", 1)
-        if batch % rl.get("num_generations", 1):
-            problems.append(f"config key rl.num_generations: per_device_batch x gradient_accumulation ({batch}) "
-                            f"must be divisible by num_generations ({rl.get('num_generations')})")
         if rl.get("launcher") == "accelerate":
             path = Path(__file__).resolve().parents[2] / rl.get("accelerate_config", "workflow/accelerate/fsdp.yaml")
             if not path.is_file():
@@ -237,10 +306,11 @@ def reference_problems(config: dict, tasks_dir: str | os.PathLike | None = None)
                 if n > samples:
                     problems.append(f"config key math_eval.controls.best_of[{k}]: best-of-{n} needs {n} samples per "
                                     f"problem, but math_eval.controls.samples is {samples}")
-            rl_temperature = config["rl"].get("temperature", 1.0)
+            rl_temperature = _get(config, "rl", "trainer", "temperature")
             if rl_temperature in controls.get("temperatures", [0.5]):
-                problems.append(f"config key math_eval.controls.temperatures: {rl_temperature} is rl.temperature, "
-                                "whose row the reference samples (math_eval.controls.samples) already give")
+                problems.append(f"config key math_eval.controls.temperatures: {rl_temperature} is "
+                                "rl.trainer.temperature, whose row the reference samples (math_eval.controls.samples) "
+                                "already give")
     if isinstance(config.get("analysis"), dict) and config["analysis"].get("enabled", True):
         problems += _analysis_problems(config["analysis"])
     if enabled["math_eval"] and tasks_dir is not None:
@@ -287,7 +357,7 @@ def check_config(config: dict, schema_path: str | os.PathLike, tasks_dir: str | 
     import yaml
 
     schema = yaml.safe_load(Path(schema_path).read_text())
-    problems = nonfinite_problems(config) + schema_problems(config, schema)
+    problems = nonfinite_problems(config) + schema_problems(config, schema) + trainer_problems(config)
     if not problems:
         problems = reference_problems(config, tasks_dir)
     if problems:

@@ -42,7 +42,10 @@ ROLLOUTS = ("auto", "endorm", "trl")
 
 @dataclass
 class RLSpec:
-    """Everything one RL run needs; written as JSON by the workflow and read by ``python -m endorm.rl``."""
+    """Everything one RL run needs; written as JSON by the workflow and read by ``python -m endorm.rltrain``.
+
+    ``trainer`` holds TRL's own settings: fields of ``GRPOConfig`` (``algorithm`` grpo) or ``RLOOConfig`` (rloo)
+    under TRL's names, passed to TRL as written (:func:`trainer_config`). The other fields are endorm's."""
 
     policy: str                      # model folder of the initial policy
     reward_model: str                # model folder of the frozen reward model (the paper: the same model)
@@ -51,26 +54,16 @@ class RLSpec:
     log_table: str                   # CSV, one row per optimizer step
     samples: str                     # JSONL of sampled completions with their rewards
     algorithm: str = "grpo"
-    steps: int = 10
-    learning_rate: float = 1e-6
-    per_device_batch: int = 8        # completions per device per step
-    gradient_accumulation: int = 1
-    num_generations: int = 4
-    max_completion_length: int = 1024
-    beta: float = 0.01               # KL coefficient (the paper: 0.01)
-    temperature: float = 1.0
-    seed: int = 0
+    trainer: dict = field(default_factory=dict)  # GRPOConfig / RLOOConfig fields, TRL's names, passed as written
     dtype: str = "float32"            # compute dtype (bf16 autocast on a GPU) and the frozen reward model's
     master_dtype: str = "float32"     # the trained weights; float32 keeps small updates (lr 1e-6) that bf16 rounds away
     device: str | None = None
     threads: int | None = None
     batch_tokens: int = DEFAULT_BATCH_TOKENS
-    gradient_checkpointing: bool = False
     on_nonfinite: str = "stop"       # a non-finite loss, gradient or reward: stop (EndormError) or skip the step
     rollouts: str = "auto"           # endorm (continuous batching, one process, GRPO) | trl (TRL's generate) | auto
     reward: dict = field(default_factory=dict)   # RewardOptions fields
     format: dict = field(default_factory=dict)   # PromptFormat fields for text prompts
-    extra: dict = field(default_factory=dict)    # further GRPOConfig / RLOOConfig fields, passed as is
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -82,10 +75,17 @@ class RLSpec:
         if self.rollouts == "endorm" and self.algorithm != "grpo":
             raise EndormError("rl.rollouts endorm needs rl.algorithm grpo (TRL's RLOO trainer takes no rollout "
                               "function): use rl.rollouts auto or trl")
-        if self.per_device_batch * self.gradient_accumulation % self.num_generations:
-            raise EndormError(f"per_device_batch x gradient_accumulation ({self.per_device_batch} x "
-                              f"{self.gradient_accumulation}) must be divisible by num_generations "
-                              f"({self.num_generations})")
+
+    @classmethod
+    def from_config(cls, rl: dict, compute: dict, *, reward: dict, fmt: dict, threads: int | None = None,
+                    **paths: str) -> "RLSpec":
+        """The spec of the workflow's ``rl`` section (its defaults filled in by the schema), with ``compute``'s
+        device, dtype and token budget, the ``reward`` and ``format`` sections; ``paths``: policy, reward_model,
+        prompts, output_dir, log_table, samples."""
+        return cls(**paths, algorithm=rl["algorithm"], trainer=dict(rl["trainer"]),
+                   dtype=rl["dtype"] or compute["dtype"], master_dtype=rl["master_dtype"], device=compute["device"],
+                   threads=threads, batch_tokens=compute["batch_tokens"], on_nonfinite=rl["on_nonfinite"],
+                   rollouts=rl["rollouts"], reward=dict(reward), format=dict(fmt))
 
 
 def _device(spec: RLSpec) -> str | None:
@@ -96,25 +96,36 @@ def _device(spec: RLSpec) -> str | None:
     return "cpu"
 
 
+def endorm_trainer_defaults(spec: RLSpec) -> dict[str, Any]:
+    """The TRL fields endorm sets where ``spec.trainer`` is silent (it wins where it names them)."""
+    on_cpu = _device(spec) == "cpu"
+    return dict(
+        # TRL's own output folder; nothing is saved there (the checkpoint is written once, by train)
+        output_dir=str(Path(spec.output_dir).with_name(Path(spec.output_dir).name + ".trainer")),
+        save_strategy="no", report_to=[],
+        logging_steps=1,  # every optimizer step is a row of the log table
+        reward_weights=[1.0, 0.0],  # the endogenous reward trains; answer accuracy is only monitored
+        use_cpu=on_cpu, bf16=(spec.dtype == "bfloat16" and not on_cpu),  # the compute dtype follows rl.dtype
+        disable_tqdm=False,  # the progress bar in the job's log
+        # TRL turns gradient checkpointing on by default: it saves memory at 7B and costs a forward pass per step
+        gradient_checkpointing=False,
+    )
+
+
 def trainer_config(spec: RLSpec):
-    """The TRL config of the run (GRPOConfig or RLOOConfig)."""
+    """The TRL config of the run (GRPOConfig or RLOOConfig): ``spec.trainer`` as written, over the few fields endorm
+    sets (:func:`endorm_trainer_defaults`) and TRL's defaults; ``data_seed`` follows ``seed`` unless given. TRL checks
+    the fields and values, its batch arithmetic (with the process count) included; what it refuses is an
+    :class:`EndormError`."""
     from trl import GRPOConfig, RLOOConfig
 
     cls = GRPOConfig if spec.algorithm == "grpo" else RLOOConfig
-    on_cpu = _device(spec) == "cpu"
-    kw: dict[str, Any] = dict(
-        output_dir=str(Path(spec.output_dir).with_name(Path(spec.output_dir).name + ".trainer")),
-        max_steps=spec.steps, learning_rate=spec.learning_rate, per_device_train_batch_size=spec.per_device_batch,
-        gradient_accumulation_steps=spec.gradient_accumulation, num_generations=spec.num_generations,
-        max_completion_length=spec.max_completion_length, beta=spec.beta, temperature=spec.temperature,
-        seed=spec.seed, data_seed=spec.seed, logging_steps=1, save_strategy="no", report_to=[],
-        reward_weights=[1.0, 0.0], use_cpu=on_cpu, bf16=(spec.dtype == "bfloat16" and not on_cpu),
-        disable_tqdm=False, dataloader_num_workers=0,
-        # TRL turns gradient checkpointing on by default: it saves memory at 7B and costs a forward pass per step
-        gradient_checkpointing=spec.gradient_checkpointing,
-    )
-    kw.update(spec.extra)
-    return cls(**kw)
+    kw = {**endorm_trainer_defaults(spec), **spec.trainer}
+    kw.setdefault("data_seed", kw.get("seed"))
+    try:
+        return cls(**kw)
+    except (ValueError, TypeError) as exc:
+        raise EndormError(f"rl.trainer: TRL's {cls.__name__} refuses it: {exc}") from None
 
 
 def load_prompts(path: str | os.PathLike) -> list[dict]:
@@ -319,7 +330,7 @@ def stop_on_end_of_turn(policy, tokenizer, fmt: PromptFormat) -> list[int]:
     return sorted({*ids, *([tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else [])})
 
 
-def rollout_function(spec: RLSpec):
+def rollout_function(spec: RLSpec, seed: int):
     """endorm's rollouts (:class:`endorm.rl.ContinuousRollout`) where they apply: GRPO (TRL's ``rollout_func``) in one
     process; None for TRL's own generation (``rollouts: trl``, RLOO, or several processes under ``auto``)."""
     processes = int(os.environ.get("WORLD_SIZE", "1"))
@@ -329,7 +340,7 @@ def rollout_function(spec: RLSpec):
         raise EndormError(f"rl.rollouts endorm runs in one process ({processes} were started): use rl.rollouts trl "
                           "or auto with several GPUs")
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental in TRL 1.16
-    return ContinuousRollout(spec.seed)
+    return ContinuousRollout(seed)
 
 
 def share_frozen_model(reward_fn: EndogenousRewardFunction, trainer, spec: RLSpec) -> bool:
@@ -375,7 +386,8 @@ def train(spec: RLSpec, callbacks: Sequence[Any] = ()) -> dict:
 
     if spec.threads:
         torch.set_num_threads(spec.threads)
-    set_seed(spec.seed)
+    args = trainer_config(spec)  # TRL's checks before any model loads
+    set_seed(args.seed)
     device = _device(spec)
     reward_fn = EndogenousRewardFunction.from_pretrained(
         spec.reward_model, spec.dtype, device, reward=RewardOptions(**spec.reward), fmt=PromptFormat(**spec.format),
@@ -387,11 +399,10 @@ def train(spec: RLSpec, callbacks: Sequence[Any] = ()) -> dict:
         tok.pad_token = tok.eos_token
     policy = load_policy(spec)
     stops = stop_on_end_of_turn(policy, tok, PromptFormat(**spec.format))
-    args = trainer_config(spec)
     base = GRPOTrainer if spec.algorithm == "grpo" else RLOOTrainer
     guard = NonFiniteGuard(spec.on_nonfinite, reward_fn)
     cls, guard_callback = _guarded(base, guard)
-    rollout = rollout_function(spec)
+    rollout = rollout_function(spec, args.seed)
     trainer = cls(model=policy, reward_funcs=[reward_fn, AnswerAccuracy()], args=args, train_dataset=dataset,
                   processing_class=tok, callbacks=[guard_callback, *callbacks],
                   **({"rollout_func": rollout} if rollout else {}))

@@ -242,7 +242,7 @@ def build_table3(base: dict, rl: dict, base_samples: list[dict], rl_samples: lis
         if base["tasks"][name]["n"] != rl["tasks"][name]["n"]:
             raise EndormError(f"{name}: base scored {base['tasks'][name]['n']} problems, RL {rl['tasks'][name]['n']}")
     labels = display_names(names, tasks_dir)
-    spec = run["spec"]
+    spec, trl = run["spec"], run["trainer_config"]  # endorm's settings; TRL's, as the run used them
     columns = (["source", "finetuning", "decoding"] + names + [c for c in paper.TABLE3_COLUMNS if c not in names]
                + ["avg"])
     rl_label = f"RL with EndoRM ({spec['algorithm'].upper()})"
@@ -287,10 +287,11 @@ def build_table3(base: dict, rl: dict, base_samples: list[dict], rl_samples: lis
         "# Table 3: zero-shot math accuracy (%) before and after RL on the model's own endogenous reward",
         "",
         f"* **Ours**: policy and frozen reward model {model}. RL: TRL {run['trainer']} ({spec['algorithm']}; the "
-        f"paper reports PPO, which TRL no longer has), {run['steps']} steps, learning rate {spec['learning_rate']}, "
-        f"{spec['per_device_batch']} completions per device per step ({spec['num_generations']} per prompt), "
-        f"completions up to {spec['max_completion_length']} tokens, KL coefficient {spec['beta']}, temperature "
-        f"{spec['temperature']}, seed {spec['seed']}; {run['prompts']} training prompts "
+        f"paper reports PPO, which TRL no longer has), {run['steps']} steps, learning rate "
+        f"{float(trl['learning_rate'])}, {trl['per_device_train_batch_size']} completions per device per step "
+        f"({trl['num_generations']} per prompt), completions up to {trl['max_completion_length']} tokens, KL "
+        f"coefficient {float(trl['beta'])}, temperature {float(trl['temperature'])}, seed {trl['seed']}; "
+        f"{run['prompts']} training prompts "
         f"({prompts_meta['provenance'].get('source')}; {prompts_meta['dropped_too_long']} dropped as longer than "
         f"{prompts_meta['max_prompt_tokens']} tokens); {run['seconds']:.0f} s of training. From the first to the "
         f"last step: mean endogenous reward {_trend(train_log, 'rewards/endorm/mean')}, completion length "

@@ -49,10 +49,11 @@ def subsection(parent, name):
 
 
 def control_temperatures():
-    """{wildcard: temperature} of Table 3's sampled controls: rl.temperature (the reference) and the lower ones."""
+    """{wildcard: temperature} of Table 3's sampled controls: rl.trainer.temperature (the reference) and the lower
+    ones."""
     if not (section("rl") and subsection("math_eval", "controls")):
         return {}
-    temps = [config["rl"]["temperature"], *config["math_eval"]["controls"]["temperatures"]]
+    temps = [config["rl"]["trainer"]["temperature"], *config["math_eval"]["controls"]["temperatures"]]
     return {f"{float(t):g}": float(t) for t in temps}
 
 

@@ -47,7 +47,7 @@ rule train_rl:
             RL["gpus"] if COMPUTE["gpu_mem_mb"] else 0,
             f"rl.gpus is {RL['gpus']}: the GPUs of one node hold {RL['policy']}'s float32 master weights, gradients "
             "and AdamW moments (sharded over them by FSDP), TRL's reference copy and the frozen reward model, and "
-            "the batch is rl.per_device_batch x rl.gradient_accumulation x GPUs",
+            "the batch is rl.trainer's per_device_train_batch_size x gradient_accumulation_steps x GPUs",
             f"Pass --resources gpu={RL['gpus']} on a node with {RL['gpus']} GPUs or use the SLURM profile "
             "(docs/cluster.md); lower rl.gpus only if fewer GPUs hold the model (it also shrinks the batch); or "
             "leave RL out by naming the outputs you want as targets."),
@@ -96,7 +96,10 @@ rule measure_sharpening:
                   labels={"table": "sharpening", "format": "Markdown"}),
     params:
         sharpening=RL.get("sharpening"),
-        rl={k: RL[k] for k in ("temperature", "beta", "max_completion_length", "dtype", "reward_model")},
+        rl={
+            **{k: RL["trainer"][k] for k in ("temperature", "beta", "max_completion_length")},
+            **{k: RL[k] for k in ("dtype", "reward_model")},
+        },
         compute=COMPUTE,
         reward=config["reward"],
         format=config["format"],

@@ -11,7 +11,7 @@ def eval_opts(**over):
 
 
 CONTROLS = MATH.get("controls") if subsection("math_eval", "controls") else None
-RL_TEMPERATURE = f"{float(config['rl']['temperature']):g}"
+RL_TEMPERATURE = f"{float(config['rl']['trainer']['temperature']):g}"
 
 
 def control_limit():
@@ -72,7 +72,7 @@ rule evaluate_math:
 
 # Table 3's controls: the base model sampled with lm-eval (same tasks, prompts, chat template, stop
 # strings, token limit and grader as the greedy rows; `repeats` samples per problem, seeded), then best-of-N by the
-# frozen reward model's endogenous reward over the rl.temperature samples.
+# frozen reward model's endogenous reward over the rl.trainer.temperature samples.
 rule sample_math:
     input:
         model="results/models/{policy}",
@@ -155,7 +155,7 @@ rule make_table3:
                         category="Table 3: RL on the endogenous reward", labels={"table": "Appendix E examples"}),
     params:
         examples=MATH["examples"],
-        rl_temperature=float(config["rl"]["temperature"]),
+        rl_temperature=float(config["rl"]["trainer"]["temperature"]),
     log:
         f"logs/make_table3/{RUN}-{{policy}}.log",
     conda:

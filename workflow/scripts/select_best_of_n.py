@@ -1,6 +1,6 @@
 """Best-of-N by the base model's own endogenous reward (Table 3's controls): every sample of the sampled run at
-rl.temperature is scored by the frozen reward model through the engine; best-of-N keeps the highest reward among
-the first N samples of each problem (endorm.controls). Writes the per-task accuracies and the scored samples."""
+rl.trainer.temperature is scored by the frozen reward model through the engine; best-of-N keeps the highest reward
+among the first N samples of each problem (endorm.controls). Writes the per-task accuracies and the scored samples."""
 import time
 
 from endorm.assets import model_provenance

@@ -10,20 +10,11 @@ from pathlib import Path
 from endorm.gpus import claim
 from endorm.rltrain import RLSpec
 
-rl, comp = snakemake.params.rl, snakemake.params.compute
-spec = RLSpec(
-    policy=snakemake.input.policy, reward_model=snakemake.input.reward_model, prompts=snakemake.input.prompts,
-    output_dir=snakemake.output.checkpoint, log_table=snakemake.output.log_table, samples=snakemake.output.samples,
-    algorithm=rl["algorithm"], steps=rl["steps"], learning_rate=float(rl["learning_rate"]),
-    per_device_batch=rl["per_device_batch"], gradient_accumulation=rl["gradient_accumulation"],
-    num_generations=rl["num_generations"], max_completion_length=rl["max_completion_length"],
-    beta=float(rl["beta"]), temperature=float(rl["temperature"]), seed=rl["seed"],
-    dtype=rl["dtype"] or comp["dtype"], master_dtype=rl["master_dtype"], device=comp["device"],
-    threads=snakemake.threads,
-    batch_tokens=comp["batch_tokens"], gradient_checkpointing=rl["gradient_checkpointing"],
-    on_nonfinite=rl["on_nonfinite"], rollouts=rl["rollouts"], reward=dict(snakemake.params.reward),
-    format=dict(snakemake.params.format),
-    extra=dict(rl["trainer"]),
+spec = RLSpec.from_config(
+    snakemake.params.rl, snakemake.params.compute, reward=snakemake.params.reward, fmt=snakemake.params.format,
+    threads=snakemake.threads, policy=snakemake.input.policy, reward_model=snakemake.input.reward_model,
+    prompts=snakemake.input.prompts, output_dir=snakemake.output.checkpoint, log_table=snakemake.output.log_table,
+    samples=snakemake.output.samples,
 )
 spec_path = Path(snakemake.output.checkpoint).with_name("rl_spec.json")
 spec_path.write_text(json.dumps(asdict(spec), indent=1))
