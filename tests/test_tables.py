@@ -86,10 +86,10 @@ def test_table2_matrix_rows_and_header():
     assert metrics["provenance"] == DSP_RUN["provenance"] and metrics["system_prompts"] == DSP_RUN["system_prompts"]
     assert metrics["pairs_per_domain"] == 8 and metrics["diagonal_dominance"] == 100.0
     t = build_table2(DSP_RUN, metrics, {"source": "constructed"})
-    assert t["columns"] == ["source", "reward", "Academy", "Business", "Literature", "Entertainment"]
+    assert t["columns"] == ["source", "reward", "Academy", "Business", "Literature&Art", "Entertainment"]
     assert t["rows"][0] == {"source": f"ours ({MODEL_LABEL})", "reward": "EndoRM-Academy", "Academy": 100.0,
-                            "Business": 0.0, "Literature": 0.0, "Entertainment": 0.0}
-    assert [r["reward"] for r in t["rows"][:4]] == ["EndoRM-Academy", "EndoRM-Business", "EndoRM-Literature",
+                            "Business": 0.0, "Literature&Art": 0.0, "Entertainment": 0.0}
+    assert [r["reward"] for r in t["rows"][:4]] == ["EndoRM-Academy", "EndoRM-Business", "EndoRM-Literature&Art",
                                                     "EndoRM-Entertainment"]
     assert t["rows"][4]["source"] == "paper (Qwen2.5-7B-Instruct, DSP test)"
     assert t["rows"][7]["Entertainment"] == paper.TABLE2["entertainment"]["entertainment"]
@@ -170,7 +170,7 @@ def test_ablation_table_rows_and_header():
 
 def test_length_tables_from_hand_made_rows():
     rows = [{"id": "0", "domain": "math"}, {"id": "1", "domain": "chat"}]
-    lengths = {"0": {"chosen": [10, 20, 30], "rejected": [12, 25, 40]},  # chosen shorter in 6 comparisons, longer in 3
+    lengths = {"0": {"chosen": [10, 20, 30], "rejected": [11, 25, 40]},  # chosen shorter in 6 comparisons, longer in 3
                "1": {"chosen": [10, 10, 10], "rejected": [10, 10, 10]}}  # every comparison of equal length
     results = {"endorm": [rm_row("0", "math", [1, 1, 1], [0, 0, 0], "endorm"),
                           rm_row("1", "chat", [0, 0, 0], [1, 1, 1], "endorm")]}
@@ -186,7 +186,7 @@ def test_length_tables_from_hand_made_rows():
     assert by["shorter response wins (length only)"]["n_chosen_shorter"] == 6
     assert by["longer response wins (length only)"]["chosen_longer"] == 100.0
     assert by["longer response wins (length only)"]["n_chosen_longer"] == 3
-    assert by["EndoRM"]["n_matched"] == 10  # the 9 equal-length comparisons and (0, 0): |10 - 12| <= 0.1 x 12
+    assert by["EndoRM"]["n_matched"] == 10  # the 9 equal-length comparisons and (0, 0): |10 - 11| <= 0.1 x 11
     assert t["bin_columns"] == ["method", "bin", "n", "wins", "accuracy"]
     assert [(r["bin"], r["n"]) for r in t["bin_rows"][:3]] == [("<= -5", 5), ("(-5, 5]", 11), ("> 5", 2)]
     md = t["markdown"]
