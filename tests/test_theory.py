@@ -9,7 +9,7 @@ import torch
 import yaml
 
 from conftest import ROOT
-from endorm import theory
+from endorm import theory, theory_tables
 from endorm.errors import EndormError
 from endorm.reward import TokenStats
 
@@ -199,11 +199,17 @@ def test_tiny_sweep_and_its_tables():
         assert m["checks"]["rl_bound_violations"] == 0 and m["checks"]["soft_rl_equals_imitation"] < 1e-9
         assert all(r["gap_rl"] <= r["expert_minus_optimum"] + r["regret_rl"] + 1e-9 for r in m["rows"])
         assert all(r["demonstrations"] == math.ceil(2048 / r["H"]) for r in m["rows"])
-    columns, rows = theory.csv_table(result)
+    columns, rows = theory_tables.csv_table(result)
     assert columns[:4] == ["mdp", "H", "demonstrations", "quantity"]
-    assert sum(r["H"] == "fit" for r in rows) == len(theory.SLOPES) * 3
-    text = theory.markdown_report(result, ["# t"])
+    assert sum(r["H"] == "fit" for r in rows) == len(theory_tables.SLOPES) * 3
+    text = theory_tables.markdown_report(result, ["# t"])
     assert text.count("\n## ") == 4 and "| slow mixing |" in text
+    built = theory_tables.build_theorem2({**result, "provenance": {"threads": 1, "torch": "9.9"}})
+    assert (built["columns"], built["rows"]) == (columns, rows)
+    md = built["markdown"]
+    assert md.startswith("# Theorem 2 on a synthetic token MDP") and "ceil(2048 / H) demonstrations" in md
+    assert "3 seeds per H;" in md and "on 1 CPU thread(s), torch 9.9." in md and md.count("\n## ") == 4
+    assert md.endswith(f"* {theory_tables.NOTES[-1]}\n")
     with pytest.raises(EndormError, match="unknown keys"):
         theory.Theorem2Spec.from_config({"horizon": [4, 8]})
 

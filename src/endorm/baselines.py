@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 from tqdm.auto import tqdm
 
-from .defaults import DEFAULT_BATCH_TOKENS
+from .defaults import DEFAULT_BATCH_TOKENS, DEFAULT_JUDGE_MAX_NEW_TOKENS
 
 DEFAULT_JUDGE_PROMPTS = {
     # Zhang et al. 2024 (Generative Verifiers): the reward is log p("Yes") to a correctness question.
@@ -62,7 +62,7 @@ def generate(
     model,
     tokenizer,
     prompts_ids: Sequence[list[int]],
-    max_new_tokens: int = 8,
+    max_new_tokens: int = DEFAULT_JUDGE_MAX_NEW_TOKENS,
     max_batch_size: int = 16,
     max_batch_tokens: int = DEFAULT_BATCH_TOKENS,
     progress: bool = True,

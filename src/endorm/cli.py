@@ -14,7 +14,8 @@ import math
 import sys
 import time
 
-from .defaults import ALPHA_MAX, ALPHA_MIN, DEFAULT_BATCH_TOKENS, DEFAULT_RESAMPLES
+from .defaults import (ALPHA_MAX, ALPHA_MIN, DEFAULT_AGGREGATION, DEFAULT_ALPHA, DEFAULT_BATCH_TOKENS, DEFAULT_GAMMA,
+                       DEFAULT_JUDGE_MAX_NEW_TOKENS, DEFAULT_RESAMPLES, DEFAULT_TERMINAL)
 from .errors import EndormError
 
 log = logging.getLogger("endorm")
@@ -109,9 +110,10 @@ class DeprecatedAlias(argparse.Action):
 
 
 def _add_format_args(p: argparse.ArgumentParser, system_prompt: bool = True) -> None:
-    p.add_argument("--alpha", type=temperature, default=1.0, help="soft-Q temperature (default 1; 0.001 to 1000)")
-    p.add_argument("--terminal", default="zero", choices=["zero", "bootstrap"],
-                   help="value after the last token: zero (paper) or bootstrap")
+    p.add_argument("--alpha", type=temperature, default=DEFAULT_ALPHA,
+                   help=f"soft-Q temperature (default {DEFAULT_ALPHA:g}; {ALPHA_MIN:g} to {ALPHA_MAX:g})")
+    p.add_argument("--terminal", default=DEFAULT_TERMINAL, choices=["zero", "bootstrap"],
+                   help=f"value after the last token: zero (paper) or bootstrap (default {DEFAULT_TERMINAL})")
     if system_prompt:
         p.add_argument("--system-prompt", default=None,
                        help="system message when a row has none (default: the chat template's own)")
@@ -123,9 +125,11 @@ def _add_format_args(p: argparse.ArgumentParser, system_prompt: bool = True) -> 
 
 
 def add_aggregation_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--aggregation", default="sum", choices=["sum", "mean", "discounted"],
-                   help="sum (paper), mean, or discounted sum of the per-token rewards")
-    p.add_argument("--gamma", type=discount, default=0.93, help="discount for --aggregation discounted")
+    p.add_argument("--aggregation", default=DEFAULT_AGGREGATION, choices=["sum", "mean", "discounted"],
+                   help=f"sum (paper), mean, or discounted sum of the per-token rewards (default "
+                        f"{DEFAULT_AGGREGATION})")
+    p.add_argument("--gamma", type=discount, default=DEFAULT_GAMMA,
+                   help=f"discount for --aggregation discounted (default {DEFAULT_GAMMA:g})")
 
 
 def _format(args):
@@ -408,7 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(comma-separated to share one run; likelihood methods share one forward pass)")
     add_aggregation_args(p)
     p.add_argument("--judge-prompts", default=None, help="JSON file overriding judge prompt templates")
-    p.add_argument("--max-new-tokens", type=int_at_least(1), default=8, help="generation budget of generative judges")
+    p.add_argument("--max-new-tokens", type=int_at_least(1), default=DEFAULT_JUDGE_MAX_NEW_TOKENS,
+                   help=f"generation budget of generative judges (default {DEFAULT_JUDGE_MAX_NEW_TOKENS})")
     p.add_argument("--batch-tokens", type=int_at_least(1), default=DEFAULT_BATCH_TOKENS,
                    help=f"padded tokens per forward batch (default {DEFAULT_BATCH_TOKENS})")
     p.add_argument("--limit", type=int_at_least(1), default=None, help="score only the first N rows")

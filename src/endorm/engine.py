@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from .defaults import CHUNK_BYTES, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS
+from .defaults import CHUNK_BYTES, DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS
 from .encoding import Encoded, Prompt, PromptEncoder, PromptFormat
 from .errors import EndormError
 from .reward import TokenStats, lm_head_reduce_alphas
@@ -123,12 +123,12 @@ class Scorer:
         return next(self.model.parameters()).device
 
     # ----- scoring --------------------------------------------------------------------------------------------
-    def token_stats_ids(self, pairs: Iterable[tuple[Sequence[int], Sequence[int]]], alpha: float = 1.0,
+    def token_stats_ids(self, pairs: Iterable[tuple[Sequence[int], Sequence[int]]], alpha: float = DEFAULT_ALPHA,
                         desc: str = "scoring", labels: Sequence[str] | None = None) -> list[TokenStats]:
         """Per-token stats for (prompt_ids, response_ids) pairs at temperature ``alpha``, in input order."""
         return self.token_stats_alphas(pairs, (alpha,), desc, labels)[alpha]
 
-    def token_stats(self, items: Iterable[tuple[Prompt, str, str | None]], alpha: float = 1.0,
+    def token_stats(self, items: Iterable[tuple[Prompt, str, str | None]], alpha: float = DEFAULT_ALPHA,
                     desc: str = "scoring", skip_unscorable: bool = False,
                     labels: Sequence[str] | None = None) -> list[TokenStats | None]:
         """Per-token stats for (prompt, response, system) triples at temperature ``alpha``, in input order.

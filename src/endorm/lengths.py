@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 
 from .errors import EndormError
-from .metrics import margin_matrix
+from .metrics import margin_matrix, rmbench_accuracy
 
 LEVEL_OF = {(i, j): ("hard" if i < j else "normal" if i == j else "easy") for i in range(3) for j in range(3)}
 BASELINES = {"shorter-wins": -1, "longer-wins": 1}
@@ -108,3 +108,11 @@ def length_summary(comps: list[dict], edges: list[float], within: float) -> dict
         "equal_length": _acc([c for c in comps if c["diff"] == 0]),
         "levels": levels,
     }
+
+
+def summarize_methods(results: dict[str, list[dict]], lengths: dict, edges: list[float],
+                      within: float) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Per method (``results``: {method: its score rows}): its :func:`length_summary` and RM-Bench's metric of the
+    same scores. Returns (summaries, metrics)."""
+    summaries = {m: length_summary(comparisons(rows, lengths, m), edges, within) for m, rows in results.items()}
+    return summaries, {m: rmbench_accuracy(rows, m) for m, rows in results.items()}

@@ -26,7 +26,7 @@ from pathlib import Path
 from .answers import answers_equal, extract_answer
 from .assets import package_version
 from .errors import EndormError
-from .mathdata import DEFAULT_INSTRUCTION, build_prompt, load_canonical
+from .mathdata import build_prompt, instruction_text, load_canonical
 
 # The task YAMLs live in the repository (workflow/lm_eval_tasks); ENDORM_LM_EVAL_TASKS points elsewhere.
 TASKS_DIR = Path(os.environ.get("ENDORM_LM_EVAL_TASKS")
@@ -143,7 +143,7 @@ def task_limit(limit: int | dict | None, name: str) -> int | None:
 
 
 def write_task_configs(tasks: dict[str, str | os.PathLike], folder: str | os.PathLike, *, max_gen_toks: int,
-                       instruction: str = DEFAULT_INSTRUCTION, stop: list[str] | None = None,
+                       instruction: str | None = None, stop: list[str] | None = None,
                        cache_dir: str | os.PathLike | None = None, sampling: Sampling | None = None,
                        limit: int | dict | None = None) -> dict[str, str]:
     """Write, per task, its rows with their prompt (``<task>.jsonl``: the canonical rows plus ``prompt`` from
@@ -232,7 +232,7 @@ def _task_summary(recs: list[dict], sampling: Sampling | None) -> dict:
 
 def evaluate(model_dir: str | os.PathLike, tasks: dict[str, str | os.PathLike], out_dir: str | os.PathLike, *,
              max_gen_toks: int, batch_size: int = 1, limit: int | dict | None = None, dtype: str = "float32",
-             device: str | None = "cpu", system_prompt: str | None = None, instruction: str = DEFAULT_INSTRUCTION,
+             device: str | None = "cpu", system_prompt: str | None = None, instruction: str | None = None,
              stop: list[str] | None = None, threads: int | None = None, sampling: Sampling | None = None) -> dict:
     """Zero-shot evaluation of ``model_dir`` with its chat template on canonical JSONL ``tasks``: greedy, or
     ``sampling`` (:class:`Sampling`: samples per problem, temperature, seed).
@@ -259,8 +259,8 @@ def evaluate(model_dir: str | os.PathLike, tasks: dict[str, str | os.PathLike], 
     names = write_task_configs(tasks, task_folder, max_gen_toks=max_gen_toks, instruction=instruction, stop=stops,
                                sampling=sampling, limit=limit)
     options = {"max_gen_toks": int(max_gen_toks), "batch_size": batch_size, "limit": limit, "dtype": dtype,
-               "device": device, "system_prompt": system_prompt, "instruction": instruction, "stop": stops,
-               "apply_chat_template": True, "num_fewshot": 0, "do_sample": sampling is not None,
+               "device": device, "system_prompt": system_prompt, "instruction": instruction_text(instruction),
+               "stop": stops, "apply_chat_template": True, "num_fewshot": 0, "do_sample": sampling is not None,
                "answer_rule": FALLBACK, "threads": threads}
     seeds = {}
     if sampling:

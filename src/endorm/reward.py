@@ -23,7 +23,7 @@ from typing import Literal
 
 import torch
 
-from .defaults import ALPHA_MAX, ALPHA_MIN
+from .defaults import ALPHA_MAX, ALPHA_MIN, DEFAULT_AGGREGATION, DEFAULT_ALPHA, DEFAULT_GAMMA, DEFAULT_TERMINAL
 
 Terminal = Literal["zero", "bootstrap"]
 Aggregation = Literal["sum", "mean", "discounted"]
@@ -46,10 +46,10 @@ class RewardOptions:
             related public benchmark).
     """
 
-    alpha: float = 1.0
-    terminal: Terminal = "zero"
-    aggregation: Aggregation = "sum"
-    gamma: float = 0.93
+    alpha: float = DEFAULT_ALPHA
+    terminal: Terminal = DEFAULT_TERMINAL
+    aggregation: Aggregation = DEFAULT_AGGREGATION
+    gamma: float = DEFAULT_GAMMA
 
     def __post_init__(self) -> None:
         if not ALPHA_MIN <= self.alpha <= ALPHA_MAX:
@@ -81,7 +81,7 @@ class TokenStats:
     def logprobs(self) -> list[float]:
         return [(q - v) / self.alpha for q, v in zip(self.q, self.values[:-1])]
 
-    def rewards(self, terminal: Terminal = "zero") -> list[float]:
+    def rewards(self, terminal: Terminal = DEFAULT_TERMINAL) -> list[float]:
         """r_h = Q(s_h, a_h) - V(s_{h+1}), with V(s_{H+1}) set by ``terminal``."""
         if terminal not in TERMINALS:
             raise ValueError(f"terminal must be one of {TERMINALS}, got {terminal!r}")
@@ -91,7 +91,8 @@ class TokenStats:
         return [q - v for q, v in zip(self.q, nxt)]
 
 
-def aggregate(values: list[float], aggregation: Aggregation = "sum", gamma: float = 0.93) -> float:
+def aggregate(values: list[float], aggregation: Aggregation = DEFAULT_AGGREGATION,
+              gamma: float = DEFAULT_GAMMA) -> float:
     """Sum, mean or discounted sum of a per-token list (empty lists are an error upstream)."""
     if not values:
         raise ValueError("cannot aggregate an empty response (no tokens to score)")
@@ -115,7 +116,7 @@ def lm_head_reduce(
     hidden: torch.Tensor,
     targets: torch.Tensor,
     lm_head: torch.nn.Module,
-    alpha: float = 1.0,
+    alpha: float = DEFAULT_ALPHA,
     softcap: float | None = None,
     chunk_size: int = 1024,
 ) -> tuple[torch.Tensor, torch.Tensor]:

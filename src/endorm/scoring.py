@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from .baselines import (DEFAULT_JUDGE_PROMPTS, VERIFIER_ANSWER, generate, pairwise_margin, parse_pairwise,
                         parse_pointwise)
 from .encoding import PromptEncoder, PromptFormat
-from .defaults import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS
+from .defaults import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_JUDGE_MAX_NEW_TOKENS
 from .engine import Scorer
 from .errors import EndormError
 from .methods import LIKELIHOOD_METHODS, METHODS
@@ -38,7 +38,7 @@ class ScoreOptions:
     reward: RewardOptions = field(default_factory=RewardOptions)
     fmt: PromptFormat = field(default_factory=PromptFormat)
     judge_prompts: dict = field(default_factory=lambda: dict(DEFAULT_JUDGE_PROMPTS))
-    max_new_tokens: int = 8
+    max_new_tokens: int = DEFAULT_JUDGE_MAX_NEW_TOKENS
     max_batch_tokens: int = DEFAULT_BATCH_TOKENS
     max_batch_size: int = DEFAULT_BATCH_SIZE
     chunk_size: int | None = None

@@ -1,12 +1,13 @@
-"""Tables of our numbers beside the paper's (always labelled as the paper's)."""
+"""What every table shares: the methods' display names, CSV and Markdown with 95% intervals, the scored model's
+label, the judges' notes, and writing a table (each table's rows and notes are built in its own module:
+``table1``, ``table2``, ``figure1``, ``table3``, ``analysis_tables``, ``theory_tables``). Ours beside the
+paper's numbers, always labelled as the paper's."""
 
 from __future__ import annotations
 
 import csv
 import io
 import math
-
-from . import paper
 
 METHOD_LABELS = {
     "endorm": "EndoRM",
@@ -16,27 +17,6 @@ METHOD_LABELS = {
     "genrm-pointwise": "GenRM-Pointwise",
     "genrm-pairwise": "GenRM-Pairwise",
 }
-LEVELS = ("easy", "normal", "hard", "avg", "avg_micro")
-
-
-def table1_rows(metrics: dict[str, dict], ours_label: str) -> tuple[list[str], list[dict]]:
-    """Rows of Table 1: ours (one per method), then the paper's (every printed row). Returns (columns, rows)."""
-    domains: list[str] = []
-    for m in metrics.values():
-        domains += [d for d in m["domains"] if d not in domains]
-    paper_domains = [d for d in ("chat", "math", "code", "safety") if d not in domains]
-    columns = ["source", "method", *domains, *paper_domains, *LEVELS, "n"]
-    rows = []
-    for method, m in metrics.items():
-        ci = m.get("intervals") or {}
-        rows.append({"source": ours_label, "method": METHOD_LABELS.get(method, method),
-                     **{d: m.get(d) for d in domains}, **{k: m.get(k) for k in LEVELS}, "n": m.get("n"),
-                     INTERVALS: {c: tuple(ci[c]) for c in (*domains, *LEVELS) if c in ci and c in m}})
-    for method in paper.TABLE1:
-        values = paper.table1(method)
-        rows.append({"source": f"paper ({paper.PAPER_MODEL_TABLE1}, RM-Bench)",
-                     "method": METHOD_LABELS.get(method, method), **values})
-    return columns, rows
 
 
 def _fmt(v) -> str:

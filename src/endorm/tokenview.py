@@ -16,6 +16,7 @@ import random
 import unicodedata
 from dataclasses import dataclass
 
+from .defaults import DEFAULT_TERMINAL
 from .errors import EndormError
 
 # name: (field, label, colour stops low -> high)
@@ -47,7 +48,7 @@ def token_texts(tokenizer, ids: list[int]) -> list[str]:
     return out
 
 
-def token_records(stats, tokenizer, terminal: str = "zero") -> list[dict]:
+def token_records(stats, tokenizer, terminal: str = DEFAULT_TERMINAL) -> list[dict]:
     """One record per response token: id, text, q, logprob, value (V(s_h)), reward (r_h under ``terminal``)."""
     texts = token_texts(tokenizer, stats.token_ids)
     return [{"token_id": t, "text": x, "q": q, "logprob": lp, "value": v, "reward": r}
@@ -55,7 +56,7 @@ def token_records(stats, tokenizer, terminal: str = "zero") -> list[dict]:
                                          stats.rewards(terminal))]
 
 
-def response_summary(stats, terminal: str = "zero") -> str:
+def response_summary(stats, terminal: str = DEFAULT_TERMINAL) -> str:
     """One line: tokens, R (sum of r_h), sum log pi, V(s_1), V(s_{H+1}) (the state after the last token)."""
     rewards = stats.rewards(terminal)
     return (f"{len(stats.token_ids)} tokens; R = sum r_h = {sum(rewards):.2f} (terminal {terminal}); "

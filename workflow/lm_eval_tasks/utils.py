@@ -11,11 +11,11 @@ writes the run's rows (``endorm.lmeval.write_task_configs``); for canonical rows
 """
 
 from endorm.answers import score_answer
-from endorm.mathdata import DEFAULT_INSTRUCTION, build_prompt
+from endorm.mathdata import build_prompt
 
 
 def doc_to_text(doc: dict) -> str:
-    return doc.get("prompt") or build_prompt(doc["problem"], DEFAULT_INSTRUCTION)
+    return doc.get("prompt") or build_prompt(doc["problem"])
 
 
 def process_results(doc: dict, results: list[str]) -> dict[str, int]:

@@ -7,17 +7,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 
+from endorm.analysis_tables import LENGTH_LABELS as LABELS, build_length  # noqa: E402
 from endorm.data import load_pairs  # noqa: E402
 from endorm.encoding import PromptEncoder  # noqa: E402
 from endorm.io import atomic_path, read_jsonl, write_json, write_text  # noqa: E402
-from endorm.lengths import BASELINES, comparisons, length_scores, length_summary, response_lengths  # noqa: E402
+from endorm.lengths import BASELINES, length_scores, response_lengths, summarize_methods  # noqa: E402
 from endorm.logs import redirect_to  # noqa: E402
-from endorm.metrics import rmbench_accuracy  # noqa: E402
 from endorm.options import prompt_format  # noqa: E402
-from endorm.tables import METHOD_LABELS, to_csv, to_markdown  # noqa: E402
-
-LABELS = {**METHOD_LABELS, "shorter-wins": "shorter response wins (length only)",
-          "longer-wins": "longer response wins (length only)"}
+from endorm.tables import to_csv  # noqa: E402
 
 
 def plot(results, summaries, path, title):
@@ -77,55 +74,16 @@ with redirect_to(snakemake.log[0]):
     rows = load_pairs(snakemake.input.pairs)
     encoder = PromptEncoder(AutoTokenizer.from_pretrained(snakemake.input.model), prompt_format(p.format))
     lengths = response_lengths(encoder, rows)
-    cfg = p.length
     results = {m: read_jsonl(path) for m, path in zip(p.methods, snakemake.input.scores)}
     results.update({m: length_scores(rows, lengths, sign, m) for m, sign in BASELINES.items()})
-    summaries, metrics = {}, {}
-    for m, score_rows in results.items():
-        summaries[m] = length_summary(comparisons(score_rows, lengths, m), cfg["bins"], cfg["matched_within"])
-        metrics[m] = rmbench_accuracy(score_rows, m)
-    cols = ["method", "comparisons", "all", "matched", "n_matched", "chosen_shorter", "n_chosen_shorter",
-            "chosen_longer", "n_chosen_longer", "easy", "normal", "hard", "avg"]
-    summary_rows = [{"method": LABELS.get(m, m), "comparisons": s["all"]["n"], "all": s["all"]["accuracy"],
-                     "matched": s["matched"]["accuracy"], "n_matched": s["matched"]["n"],
-                     "chosen_shorter": s["chosen_shorter"]["accuracy"], "n_chosen_shorter": s["chosen_shorter"]["n"],
-                     "chosen_longer": s["chosen_longer"]["accuracy"], "n_chosen_longer": s["chosen_longer"]["n"],
-                     **{k: metrics[m][k] for k in ("easy", "normal", "hard", "avg")}}
-                    for m, s in summaries.items()]
-    bin_rows = [{"method": LABELS.get(m, m), "bin": b["bin"], "n": b["n"], "wins": b["wins"],
-                 "accuracy": b["accuracy"]} for m, s in summaries.items() for b in s["bins"]]
-    bins = [b["bin"] for b in next(iter(summaries.values()))["bins"]]
-    wide = [{"method": LABELS.get(m, m), **{b["bin"]: (f"{b['accuracy']:.0f} ({b['n']})" if b["n"] else "")
-                                           for b in s["bins"]}} for m, s in summaries.items()]
-    lv = next(iter(summaries.values()))["levels"]
-    header = [
-        "# Length under control",
-        "",
-        f"* Data `{snakemake.input.pairs}` ({len(rows)} rows); token lengths of the responses as the reward model "
-        "encodes them (its tokenizer, end-of-turn token included on both sides). Every row gives RM-Bench's 9 "
-        "chosen-vs-rejected comparisons; a win is margin > 0 (ties and missing scores lose). Accuracies here are "
-        "means over comparisons; easy/normal/hard/avg are RM-Bench's metric (macro over domains).",
-        f"* Length-matched: |tokens(chosen) - tokens(rejected)| <= {cfg['matched_within']:g} x the longer one.",
-        "* Where RM-Bench's levels sit in length: the chosen response is the shorter one in "
-        + ", ".join(f"{lv[k]['chosen_shorter_pct']:.0f}% of the {k} comparisons" for k in ("hard", "normal", "easy"))
-        + f" (computed on {next(iter(summaries.values()))['all']['n'] // 9} rows).",
-        "* `shorter/longer response wins` score a response by its length alone: they show what length by itself "
-        "earns in each column.",
-        "",
-        "## Accuracy (%) by subset",
-        "",
-        to_markdown(cols, summary_rows),
-        "## Accuracy (%) by length difference, tokens(chosen) - tokens(rejected): accuracy (comparisons)",
-        "",
-        to_markdown(["method", *bins], wide),
-    ]
-    write_text(snakemake.output.csv, to_csv(cols, summary_rows))
-    write_text(snakemake.output.bins, to_csv(["method", "bin", "n", "wins", "accuracy"], bin_rows))
-    write_text(snakemake.output.md, "\n".join(header))
-    write_json(snakemake.output.json, {"matched_within": cfg["matched_within"], "edges": cfg["bins"],
-                                       "summaries": summaries, "metrics": {m: {k: v for k, v in x.items()
-                                                                             if k != "domains"}
-                                                                         for m, x in metrics.items()}})
+    bins, within = p.length["bins"], p.length["matched_within"]
+    summaries, metrics = summarize_methods(results, lengths, bins, within)
+    t = build_length(summaries, metrics, pairs=snakemake.input.pairs, n_rows=len(rows), bins=bins,
+                     matched_within=within)
+    write_text(snakemake.output.csv, to_csv(t["columns"], t["rows"]))
+    write_text(snakemake.output.bins, to_csv(t["bin_columns"], t["bin_rows"]))
+    write_text(snakemake.output.md, t["markdown"])
+    write_json(snakemake.output.json, t["json"])
     plot(results, summaries, snakemake.output.png, f"Length under control: {len(rows)} rows of "
                                                    f"{snakemake.input.pairs}")
-    print("\n".join(header))
+    print(t["markdown"])

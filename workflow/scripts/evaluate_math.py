@@ -18,7 +18,6 @@ from endorm.gpus import claim
 from endorm.io import read_json, write_json, write_jsonl
 from endorm.logs import redirect_to
 from endorm.lmeval import Sampling, evaluate
-from endorm.mathdata import DEFAULT_INSTRUCTION
 
 with redirect_to(snakemake.log[0] if snakemake.log else None):
     names = list(snakemake.params.tasks)
@@ -34,7 +33,7 @@ with redirect_to(snakemake.log[0] if snakemake.log else None):
         snakemake.input.model, dict(zip(names, rows)), summary_path.parent / f"{summary_path.stem}.lm_eval",
         max_gen_toks=int(opts["max_gen_toks"]), batch_size=opts["batch_size"], limit=opts["limit"],
         dtype=opts["dtype"], device=opts["device"],
-        system_prompt=opts.get("system_prompt"), instruction=opts.get("instruction") or DEFAULT_INSTRUCTION,
+        system_prompt=opts.get("system_prompt"), instruction=opts.get("instruction"),
         stop=opts.get("stop"), threads=opts.get("threads") or getattr(snakemake, "threads", None),
         sampling=Sampling(**sampling) if sampling else None)
     samples = result.pop("samples")

@@ -1,11 +1,13 @@
 """Does RL sharpen? The RL policy and the initial model (at several temperatures) sample completions for the same RL
 prompts; the per-token entropy of each sampling distribution and the samples' log-likelihood under the frozen
-initial model (endorm.sharpening). Writes the conditions as JSON, CSV and Markdown, and the completions as JSONL."""
+initial model (endorm.sharpening; the table: endorm.analysis_tables). Writes the conditions as JSON, CSV and
+Markdown, and the completions as JSONL."""
 import time
 from pathlib import Path
 
 import torch
 
+from endorm.analysis_tables import build_sharpening
 from endorm.assets import model_provenance
 from endorm.gpus import claim
 from endorm.io import read_json, write_json, write_jsonl
@@ -50,43 +52,6 @@ with redirect_to(snakemake.log[0]):
     write_json(snakemake.output.json, summary)
     write_jsonl(snakemake.output.samples, completions)
 
-    f3 = lambda v: f"{v:.3f}"  # noqa: E731
-    columns = ["policy", "temperature", "entropy", "entropy_se", "loglik", "loglik_se", "loglik_seq", "reward",
-               "reward_std_group", "length", "finished", "completions", "tokens"]
-    table = [{"policy": "RL policy" if c["model"] == "rl" else "initial model", "temperature": f"{c['temperature']:g}",
-              **{k: f3(c[k]) for k in ("entropy", "entropy_se", "loglik", "loglik_se", "loglik_seq", "reward",
-                                       "reward_std_group", "length", "finished")},
-              "completions": c["completions"], "tokens": c["tokens"]} for c in res["conditions"]]
-    pd = res["paired"]
-    if res["matches"]:
-        match = "; ".join(f"T = {m['temperature']:.3f}: log-likelihood {m['loglik']:.3f} nats/token (RL policy: "
-                          f"{rl_row['loglik']:.3f}, difference {rl_row['loglik'] - m['loglik']:+.3f})"
-                          for m in res["matches"])
-    else:
-        match = "none: the RL policy's entropy is outside the initial model's measured curve"
-    header = [
-        "# Does RL sharpen? The RL policy against the initial model sampled at several temperatures",
-        "",
-        f"* RL policy after {run['steps']} steps ({run['trainer']}, KL coefficient beta {rl['beta']}), sampled at its "
-        f"training temperature {rl['temperature']:g}; the initial model at each temperature listed. {len(rows)} RL "
-        f"prompts (the first of prompts.jsonl) x {sh['samples']} completions per condition, at most {max_new} new "
-        f"tokens, plain temperature sampling (top-k 0, top-p 1), torch seed {sh['seed']} for every condition.",
-        "* entropy: per-token entropy (nats) of the distribution each token was drawn from, averaged over all tokens; "
-        "loglik: per-token log-likelihood (nats) of the samples under the frozen initial model at temperature 1; "
-        "loglik_seq: summed per completion; reward: the endogenous reward (alpha "
-        f"{reward.alpha:g}, terminal {reward.terminal}, {reward.aggregation}); finished: share ending with an "
-        "end-of-turn token; _se: standard error over completions (samples of one prompt are not independent).",
-        f"* The KL-regularised optimum of RL on this reward is pi ∝ pi_0^(1 + alpha/beta): the initial model sharpened "
-        f"to sequence-level temperature beta/(alpha+beta) = {t_star:.4f}. The RL run scaled advantages by "
-        f"'{scaling}'" + (f" (reward standard deviation {sigma:.1f} on the RL policy's samples), so the optimum it "
-                          f"aims at is pi ∝ pi_0^(1 + alpha/(beta sigma)): temperature {t_eff:.3f}" if scaling != "none"
-                          and t_eff is not None else "") + ".",
-        f"* Temperature at which the initial model's entropy equals the RL policy's ({rl_row['entropy']:.3f}), by "
-        f"linear interpolation: {match}.",
-        f"* Paired with the initial model at T={rl['temperature']:g} (same prompts, layout and seed, so the same "
-        f"random numbers; {pd['identical']} of {pd['pairs']} completions are token for token the same): RL minus "
-        f"initial, per completion: entropy {pd['entropy_diff']:+.3f} (SE {pd['entropy_diff_se']:.3f}) nats/token, "
-        f"log-likelihood {pd['loglik_diff']:+.3f} (SE {pd['loglik_diff_se']:.3f}) nats/token.",
-    ]
-    write_tables(snakemake.output.csv, snakemake.output.md, columns, table, header)
-    print("\n".join(header[2:]))
+    table = build_sharpening(summary, run, rl)
+    write_tables(snakemake.output.csv, snakemake.output.md, **table)
+    print("\n".join(table["header"][2:]))

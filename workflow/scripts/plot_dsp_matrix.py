@@ -7,9 +7,9 @@ from endorm import paper  # noqa: E402
 from endorm.io import atomic_path, read_json  # noqa: E402
 from endorm.logs import redirect_to  # noqa: E402
 from endorm.promptable import DSP_LABELS, diagonal_dominance  # noqa: E402
+from endorm.table2 import ORDER  # noqa: E402
 from endorm.tables import model_label  # noqa: E402
 
-ORDER = ("academy", "business", "literature", "entertainment")
 with redirect_to(snakemake.log[0]):
     m = read_json(snakemake.input.metrics)
     constructed = snakemake.params.data["source"] == "constructed"

@@ -5,14 +5,13 @@ from transformers import AutoTokenizer
 from endorm import manifest
 from endorm.io import write_json, write_jsonl
 from endorm.logs import redirect_to
-from endorm.mathdata import DEFAULT_INSTRUCTION, filter_long_prompts, prompt_rows
+from endorm.mathdata import filter_long_prompts, instruction_text, prompt_rows
 
 with redirect_to(snakemake.log[0]):
     p = snakemake.params
-    instruction = DEFAULT_INSTRUCTION if p.instruction is None else p.instruction
     data = dict(p.data)
     expect = data.pop("expect", None)
-    rows, provenance = prompt_rows(data, instruction, p.system_prompt)
+    rows, provenance = prompt_rows(data, p.instruction, p.system_prompt)
     read = provenance.get("n_file_rows", len(rows))  # rows read from the file, before the counted drops (n_dropped)
     if data["source"] == "package":
         checked = "packaged data of the embedded default: not in the manifest"
@@ -28,7 +27,7 @@ with redirect_to(snakemake.log[0]):
         raise SystemExit(f"every one of the {len(rows)} RL prompts exceeds {p.max_prompt_tokens} tokens")
     print(f"{len(kept)} RL prompts kept, {dropped} longer than {p.max_prompt_tokens} tokens dropped")
     write_jsonl(snakemake.output.rows, kept)
-    write_json(snakemake.output.meta, {"provenance": provenance, "instruction": instruction,
+    write_json(snakemake.output.meta, {"provenance": provenance, "instruction": instruction_text(p.instruction),
                                        "system_prompt": p.system_prompt, "max_prompt_tokens": p.max_prompt_tokens,
                                        "rows_read": read, "rows_dropped_bad": provenance.get("n_dropped", 0), "rows": len(kept), "dropped_too_long": dropped,
                                        "manifest": checked,

@@ -1,6 +1,6 @@
-"""Theorem 2 on a synthetic token MDP with a known expert: the sweep, its tables and figure."""
+"""Theorem 2 on a synthetic token MDP with a known expert: the sweep (endorm.theory), its tables
+(endorm.theory_tables) and figure."""
 import importlib.metadata as md
-import math
 import platform
 import sys
 
@@ -15,6 +15,7 @@ from endorm import theory  # noqa: E402
 from endorm.io import atomic_path, write_json, write_text  # noqa: E402
 from endorm.logs import redirect_to  # noqa: E402
 from endorm.tables import to_csv  # noqa: E402
+from endorm.theory_tables import build_theorem2, slope_text  # noqa: E402
 
 
 def plot(result, path):
@@ -42,12 +43,12 @@ def plot(result, path):
         zeros = sum(r["regret_rl"] == 0 for r in rows)
         text = "\n".join([
             "fitted slopes:",
-            f"imitation fit, mean |gap|: {theory._slope_text(sl['abs_gap_imitation'])}",
-            f"imitation worst case: {theory._slope_text(sl['gap_imitation_worst'])}, "
+            f"imitation fit, mean |gap|: {slope_text(sl['abs_gap_imitation'])}",
+            f"imitation worst case: {slope_text(sl['gap_imitation_worst'])}, "
             f"last pair {m['local_slopes']['gap_imitation_worst'][-1]:.2f}",
-            f"RL above the expert: {theory._slope_text(sl['minus_gap_rl'])}",
-            f"RL regret to $\\pi^*$: " + (f"0 at {zeros} of {len(hs)} H" if zeros else
-                                           theory._slope_text(sl["regret_rl"])),
+            f"RL above the expert: {slope_text(sl['minus_gap_rl'])}",
+            "RL regret to $\\pi^*$: " + (f"0 at {zeros} of {len(hs)} H" if zeros else
+                                           slope_text(sl["regret_rl"])),
         ])
         ax.text(0.98, 0.03, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=7.5,
                 bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.75))
@@ -92,38 +93,7 @@ with redirect_to(snakemake.log[0]):
     print(f"theory: {result['seconds']:.1f} s for {len(spec.mdps)} MDPs x {len(spec.horizons)} horizons x "
           f"{spec.seeds} seeds")
     write_json(snakemake.output.json, result)
-    header = [
-        "# Theorem 2 on a synthetic token MDP with a known expert",
-        "",
-        "Claim (the paper's Theorem 2): with eps = max |log pi_E - log pi_hat| over every step, state and action, "
-        "the model trained by next-token prediction has true-reward gap V(pi_E) - V(pi_hat) <~ H^2 eps, and RL on "
-        "its endogenous reward (pi_RL = argmax V under r_hat) has V(pi_E) - V(pi_RL) <~ H eps.",
-        "",
-        f"Setup: bigram token MDPs (state = step and last token), a stationary expert soft-optimal for "
-        f"r* = alpha log pi_E + Phi(s) - Phi(s') (alpha = {spec.alpha}, random Phi), a bigram model fit by "
-        f"next-token prediction (add-{spec.smoothing} prior) on "
-        + (f"{spec.demonstrations} demonstrations" if spec.demonstrations else
-           f"ceil({spec.tokens} / H) demonstrations (the same {spec.tokens} expert tokens at every H, so eps stays "
-           "about fixed)")
-        + f", its endogenous reward (terminal {spec.terminal}), pi_RL solved exactly by dynamic programming "
-        "(unregularised, as in the theorem), every return computed exactly. "
-        f"{spec.seeds} seeds per H; {result['seconds']:.1f} s on {int(snakemake.threads)} CPU thread(s), "
-        f"torch {versions['torch']}.",
-    ]
-    notes = [
-        "J is the unregularised true return. Since r* = alpha log pi_E + shaping, J(pi) = const + alpha "
-        "E_pi[log pi_E(tau)]: imitation's gap is alpha [Ent(pi_hat) - Ent(pi_E) + KL(pi_hat||pi_E)] and its "
-        "entropy-regularised gap is alpha KL <= alpha H eps (linear in H).",
-        "Imitation (fitted): the sign of each seed's gap is random (an unbiased fit errs both ways); the theorem "
-        "bounds its size, so the slope is fitted to the mean |gap|.",
-        "Worst case: the exact largest imitation gap of any policy within eps of the expert at every step and "
-        "state (dynamic programming with a linear programme per state): the tight form of the H^2 eps bound here.",
-        "RL on r_hat (hard) returns the most likely sequences under pi_hat. Its gap to the expert is negative at "
-        "every H: a deterministic policy beats the stochastic expert on the unregularised return by about the "
-        "expert's entropy, whatever eps is. Its eps-driven part is the regret to pi*, the optimum for r*; it is "
-        "bounded by 2 alpha H eps, checked for every fit. Soft RL with the same alpha returns pi_hat itself.",
-    ]
-    write_text(snakemake.output.csv, to_csv(*theory.csv_table(result)))
-    write_text(snakemake.output.md, theory.markdown_report(result, header) + "\n"
-               + "\n".join(f"* {n}" for n in notes) + "\n")
+    tables = build_theorem2(result)
+    write_text(snakemake.output.csv, to_csv(tables["columns"], tables["rows"]))
+    write_text(snakemake.output.md, tables["markdown"])
     plot(result, snakemake.output.png)
