@@ -94,8 +94,9 @@ def test_per_source_accuracy_and_weighted_average():
             + [{"domain": "B", "score_chosen": [0], "score_rejected": [1]}] * 1
             + [{"domain": "B", "pair_margin": [[0.5]]}])
     acc = pairwise_accuracy(rows)
-    assert acc["sources"]["A"] == {"accuracy": 75.0, "n": 4}
-    assert acc["sources"]["B"] == {"accuracy": 50.0, "n": 2}
+    assert {k: acc["sources"]["A"][k] for k in ("accuracy", "n")} == {"accuracy": 75.0, "n": 4}
+    assert {k: acc["sources"]["B"][k] for k in ("accuracy", "n")} == {"accuracy": 50.0, "n": 2}
+    assert acc["sources"]["A"]["interval"][0] < 75.0 < acc["sources"]["A"]["interval"][1]
     assert acc["weighted_average"] == pytest.approx(100 * 4 / 6)
 
 
