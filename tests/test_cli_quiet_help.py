@@ -12,6 +12,10 @@ def restore_library_output():
     from huggingface_hub.utils import enable_progress_bars
 
     level = transformers.utils.logging.get_verbosity()
+    # an earlier in-process `--quiet` may have switched them off: start from the libraries' defaults
+    transformers.utils.logging.enable_progress_bar()
+    transformers.utils.logging.set_verbosity_warning()
+    enable_progress_bars()
     yield
     transformers.utils.logging.enable_progress_bar()
     transformers.utils.logging.set_verbosity(level)

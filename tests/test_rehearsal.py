@@ -129,7 +129,8 @@ def tiny_overlay(tmp_path, data_root) -> str:
     cfg = yaml.safe_load((ROOT / "config/rehearsal.yaml").read_text())
     anything = {"rows": None, "sha256": None}  # slices and fixtures: not the manifest's rows and hashes
     overlay = {"data_root": str(data_root),
-               "models": {"qwen2.5-7b-instruct": TINY, "qwen2.5-math-7b": TINY},
+               # the stand-in tokenizer at 1,000 ids (null replaces the real Qwen2.5 tokenizer config/rehearsal.yaml names)
+               "models": {k: {**TINY, "tokenizer_from": None} for k in ("qwen2.5-7b-instruct", "qwen2.5-math-7b")},
                "compute": {"dtype": "float32", "threads": 1, "batch_tokens": 4096},
                "rmbench": {"data": {"expect": anything}}, "dsp": {"data": {"expect": anything}},
                "rl": {"dtype": "float32", "mem_mb": 4000, "data": {"expect": anything}},

@@ -72,7 +72,7 @@ def test_run_killed_during_rl_resumes_to_the_same_table3(tmp_path, tiny_dir):
     config = yaml.safe_load((ROOT / "tests/config/test.yaml").read_text().replace("MODEL_DIR", str(tiny_dir)))
     for section in ("rmbench", "dsp", "multifaceted", "analysis", "theory"):
         config.pop(section, None)
-    config["rl"]["steps"] = 4  # long enough to be caught mid-training
+    config["rl"]["trainer"]["max_steps"] = 4  # long enough to be caught mid-training
     cfg = tmp_path / "test.yaml"
     cfg.write_text(yaml.safe_dump(config))
     targets = ["results/test/math/tiny/table3.csv", "results/test/math/tiny/table3.md",

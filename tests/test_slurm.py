@@ -34,7 +34,7 @@ TEST_MEM_MB = 500  # every job's memory request on the test node (memory is not 
 
 # Keys (JSON) and columns (CSV) whose values legitimately differ between two runs: timings, hosts, dates.
 VOLATILE = re.compile(r"(?:^|[_\W])(?:seconds?|secs?|time|timestamp|runtime|date|duration|elapsed|wall|host(?:name)?|"
-                      r"throughput|per_second|pid)(?:$|[_\W])", re.I)
+                      r"throughput|per_second|per_s|pid)(?:$|[_\W])", re.I)
 # Durations written in Markdown prose (table3.md notes "4 s of training").
 DURATION = re.compile(r"\b\d+(?:\.\d+)?\s*(?:s|seconds?|min|minutes?|h|hours?)\b")
 # Result files compared between the local and the SLURM run: not PNG figures (render metadata), not provenance

@@ -56,7 +56,7 @@ def test_png_for_your_own_text(tiny_dir, tmp_path, capsys, monkeypatch):
     assert "colour clipped below at the 2nd percentile" in page.read_text()
     # one file for both views is refused before any work
     code, _, err = run(tiny_dir, capsys, "--png", str(png), "--html", str(png))
-    assert code == 2 and "twice" in err
+    assert code == 2 and "would overwrite" in err and "each output needs its own file" in err
 
 
 def test_scales_say_where_they_clip():

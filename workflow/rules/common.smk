@@ -33,8 +33,9 @@ COMPUTE = config["compute"]
 def model_spec(key):
     """A `models` entry as prepare_model takes it: `tokenizer_from` replaced by the packaged model's own entry."""
     spec = dict(config["models"][key])
-    if spec.get("tokenizer_from"):
-        spec["tokenizer_gguf"] = config["models"][spec.pop("tokenizer_from")]
+    source = spec.pop("tokenizer_from", None)
+    if source:
+        spec["tokenizer_gguf"] = config["models"][source]
     return spec
 
 
