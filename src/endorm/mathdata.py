@@ -19,7 +19,9 @@ GSM8K split
 from __future__ import annotations
 
 import logging
+import math
 import os
+from typing import Any
 
 from .errors import EndormError
 from .io import read_jsonl, require
@@ -45,6 +47,23 @@ def text_field(row: dict, fields: tuple[str, ...], where: str) -> str:
                 raise EndormError(f"{where}: field {f!r} is empty")
             return value.strip()
     raise EndormError(f"{where}: missing field {' or '.join(repr(f) for f in fields)}")
+
+
+def answer_text(value: Any, where: str, field: str = "answer") -> str:
+    """A gold answer as a string; numbers render without a trailing .0 (AMC23 stores 27.0)."""
+    if isinstance(value, bool) or value is None:
+        raise EndormError(f"{where}: field {field!r} must be a string or number, got {type(value).__name__}")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise EndormError(f"{where}: field {field!r} is not a finite number ({value})")
+        return str(int(value)) if value.is_integer() else repr(value)
+    if not isinstance(value, str):
+        raise EndormError(f"{where}: field {field!r} must be a string or number, got {type(value).__name__}")
+    if not value.strip():
+        raise EndormError(f"{where}: field {field!r} is empty")
+    return value.strip()
 
 
 def row_id(row: dict, fields: tuple[str, ...], n: int) -> str:

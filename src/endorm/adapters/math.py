@@ -6,33 +6,14 @@ file, row and field of any problem (:mod:`endorm.mathdata` has the shared helper
 
 from __future__ import annotations
 
-import math
 import random
 import re
-from typing import Any
 
 from ..answers import last_boxed, verify_timeout
 from ..errors import EndormError
 from ..io import require
-from ..mathdata import adapt, finish, row_id, text_field
+from ..mathdata import adapt, answer_text, finish, row_id, text_field
 from . import adapter
-
-
-def _answer_text(value: Any, where: str, field: str = "answer") -> str:
-    """A gold answer as a string; numbers render without a trailing .0 (AMC23 stores 27.0)."""
-    if isinstance(value, bool) or value is None:
-        raise EndormError(f"{where}: field {field!r} must be a string or number, got {type(value).__name__}")
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise EndormError(f"{where}: field {field!r} is not a finite number ({value})")
-        return str(int(value)) if value.is_integer() else repr(value)
-    if not isinstance(value, str):
-        raise EndormError(f"{where}: field {field!r} must be a string or number, got {type(value).__name__}")
-    if not value.strip():
-        raise EndormError(f"{where}: field {field!r} is empty")
-    return value.strip()
 
 
 def _one_file(inputs, name: str):
@@ -46,7 +27,7 @@ def aime_amc_rows(rows: list[dict], source: str, name: str, dropped: list[dict] 
     ``answer`` (AMC23 answers are floats such as 27.0, rendered as 27; Qwen2.5-Math reads them with float())."""
     def one(row, n, where):
         return {"id": row_id(row, ("id",), n), "problem": text_field(row, ("problem", "question"), where),
-                "answer": _answer_text(require(row, "answer", (str, int, float), where), where), "source": name}
+                "answer": answer_text(require(row, "answer", (str, int, float), where), where), "source": name}
     return adapt(rows, source, one, dropped)
 
 
@@ -100,7 +81,7 @@ def olympiadbench(inputs, r):
         finals = [finals] if isinstance(finals, str) else finals
         if not finals:
             raise EndormError(f"{where}: field 'final_answer' is an empty list")
-        raw = [_answer_text(a, where, f"final_answer[{k}]") for k, a in enumerate(finals)]
+        raw = [answer_text(a, where, f"final_answer[{k}]") for k, a in enumerate(finals)]
         parts = [olympiad_answer(a) for a in raw]
         if not all(parts):
             raise EndormError(f"{where}: field 'final_answer' has an answer that is only '$' or punctuation")
@@ -123,7 +104,7 @@ def math500(inputs, r):
     ``answer`` (``unique_id`` as id when present)."""
     def one(row, n, where):
         return {"id": row_id(row, ("unique_id", "id"), n), "problem": text_field(row, ("problem",), where),
-                "answer": _answer_text(require(row, "answer", (str, int, float), where), where), "source": "math500"}
+                "answer": answer_text(require(row, "answer", (str, int, float), where), where), "source": "math500"}
     raw = _one_file(inputs, "math500")
     return adapt(raw.rows(), raw.where, one, r.dropped)
 
@@ -193,7 +174,7 @@ def aime2025(inputs, r):
         for n, row in enumerate(raw.rows(), 1):
             where = f"{raw.where}, row {n}"
             out.append({"id": f"{part}-{n}", "problem": text_field(row, ("question", "problem"), where),
-                        "answer": _answer_text(require(row, "answer", (str, int, float), where), where),
+                        "answer": answer_text(require(row, "answer", (str, int, float), where), where),
                         "source": "aime2025"})
     return finish(out, "AIME 2025 files")
 
