@@ -84,6 +84,13 @@ def get(family: str, name: str) -> Adapter:
     return REGISTRY[(family, name)]
 
 
+def one_file(inputs: list[Raw], name: str) -> Raw:
+    """The one input of a data set read from a single file (an error naming them when the source lists several)."""
+    if len(inputs) != 1:
+        raise EndormError(f"{name}: expected one file, got {len(inputs)} ({', '.join(r.where for r in inputs)})")
+    return inputs[0]
+
+
 def subset(rows: list[dict], n: int | None, seed: int) -> list[dict]:
     """``n`` rows drawn with ``random.Random(seed)``, in their original order (all rows when ``n`` is None)."""
     import random

@@ -13,13 +13,7 @@ from ..answers import last_boxed, verify_timeout
 from ..errors import EndormError
 from ..io import require
 from ..mathdata import adapt, answer_text, finish, row_id, text_field
-from . import adapter
-
-
-def _one_file(inputs, name: str):
-    if len(inputs) != 1:
-        raise EndormError(f"{name}: expected one file, got {len(inputs)} ({', '.join(r.where for r in inputs)})")
-    return inputs[0]
+from . import adapter, one_file
 
 
 def aime_amc_rows(rows: list[dict], source: str, name: str, dropped: list[dict] | None = None) -> list[dict]:
@@ -33,13 +27,13 @@ def aime_amc_rows(rows: list[dict], source: str, name: str, dropped: list[dict] 
 
 @adapter("aime24", "math", dataset="aime24")
 def aime24(inputs, r):
-    raw = _one_file(inputs, "aime24")
+    raw = one_file(inputs, "aime24")
     return aime_amc_rows(raw.rows(), raw.where, "aime24", r.dropped)
 
 
 @adapter("amc23", "math", dataset="amc23")
 def amc23(inputs, r):
-    raw = _one_file(inputs, "amc23")
+    raw = one_file(inputs, "amc23")
     return aime_amc_rows(raw.rows(), raw.where, "amc23", r.dropped)
 
 
@@ -55,7 +49,7 @@ def minerva_math(inputs, r):
             raise EndormError(f"{where}: field 'solution' has no \\boxed{{}} answer")
         return {"id": row_id(row, ("idx", "id"), n), "problem": text_field(row, ("problem",), where),
                 "answer": answer, "source": "minerva_math"}
-    raw = _one_file(inputs, "minerva_math")
+    raw = one_file(inputs, "minerva_math")
     return adapt(raw.rows(), raw.where, one, r.dropped)
 
 
@@ -94,7 +88,7 @@ def olympiadbench(inputs, r):
         return {"id": row_id(row, ("id",), n), "problem": question, "answer": ", ".join(parts),
                 "source": "olympiadbench", "is_multiple_answer": multiple, "unit": unit.strip(),
                 "answer_type": str(row.get("answer_type") or ""), "answer_raw": ", ".join(raw)}
-    file = _one_file(inputs, "olympiadbench")
+    file = one_file(inputs, "olympiadbench")
     return adapt(file.rows(), file.where, one, r.dropped)
 
 
@@ -105,7 +99,7 @@ def math500(inputs, r):
     def one(row, n, where):
         return {"id": row_id(row, ("unique_id", "id"), n), "problem": text_field(row, ("problem",), where),
                 "answer": answer_text(require(row, "answer", (str, int, float), where), where), "source": "math500"}
-    raw = _one_file(inputs, "math500")
+    raw = one_file(inputs, "math500")
     return adapt(raw.rows(), raw.where, one, r.dropped)
 
 
@@ -152,7 +146,7 @@ def gsm8k(inputs, r):
     """GSM8K's test file. With ``n``, a seeded split (:func:`gsm8k_split`): the evaluation takes the first ``n``
     rows of the ``seed``'s permutation; RL skips the ``held_out`` rows kept for evaluation and takes the next ``n``,
     so the two are disjoint. Without ``n``, every row."""
-    raw = _one_file(inputs, "gsm8k")
+    raw = one_file(inputs, "gsm8k")
     rows = raw.rows()
     n, held_out, seed = r.spec.get("n"), int(r.spec.get("held_out") or 0), int(r.spec.get("seed", 0))
     if n is None:
@@ -207,7 +201,7 @@ def champ_rows(data: dict, source: str, name: str = "champ") -> tuple[list[dict]
 
 @adapter("champ", "math")
 def champ(inputs, r):
-    raw = _one_file(inputs, "champ")
+    raw = one_file(inputs, "champ")
     kept, skipped = champ_rows(raw.json(), raw.where)
     r.notes.update(kept=len(kept), skipped_non_expression_answers=len(skipped))
     return kept
@@ -219,7 +213,7 @@ def math_lighteval(inputs, r):
     """MATH-lighteval / MATH train (``problem``, ``solution``, ``level``, ``type``; 7,500 rows): gold answer = the
     solution's last ``\\boxed{}`` (MATH's own reading, as in ``last_boxed_only_string``; ``\\fbox`` too). A bad row
     is named by file, row (0-based) and field. Ids are ``math-<row index>``; ``level`` and ``type`` are kept."""
-    raw = _one_file(inputs, "math-lighteval")
+    raw = one_file(inputs, "math-lighteval")
     rows, out = raw.rows(), []
     for i, row in enumerate(rows):
         where = f"{raw.where}: row {i}"
