@@ -31,9 +31,9 @@ def test_path_source_one_or_several_files(tmp_path):
     ({"source": "package", "package": {"parts": [{"distribution": "a", "path": "b"}] * 2}},
      "dsp.data.package: a file split over 2 packages .* needs a pinned SHA-256"),
 ])
-def test_bad_sources_name_the_config_key(spec, message):
+def test_bad_sources_name_the_config_key(spec, message, tmp_path):
     with pytest.raises(EndormError, match=message):
-        fetch(spec, where="dsp.data")
+        fetch(spec, tmp_path, where="dsp.data")
 
 
 def test_packaged_files_in_order_and_their_pins():

@@ -183,10 +183,6 @@ def _pin(value, name: str, where: str, key: str) -> str | None:
     return value
 
 
-def hub_split(spec: dict, default: str) -> str:
-    return spec.get("hub", {}).get("split") or default
-
-
 def label(spec: dict) -> str:
     """A short human name of a source, for tables and logs."""
     kind = kind_of(spec)
@@ -205,9 +201,9 @@ def fetch(spec: dict, work_dir: str | os.PathLike | None = None, *, split: str =
           hub: str = "dataset", where: str = "source") -> Fetched:
     """The local files of ``spec`` (a config entry with ``source`` and its block) and their provenance.
 
-    ``work_dir``: where GitHub downloads (and a Hub model snapshot) go; the caller removes it. ``split``: the Hub
-    split when the source names none. ``hub``: ``"dataset"`` (rows via ``datasets``) or ``"model"`` (a snapshot
-    of the model's files). ``where`` names the entry in messages (its config key).
+    ``work_dir``: where GitHub downloads (and a Hub model snapshot) go (needed for those); the caller removes it.
+    ``split``: the Hub split when the source names none. ``hub``: ``"dataset"`` (rows via ``datasets``) or
+    ``"model"`` (a snapshot of the model's files). ``where`` names the entry in messages (its config key).
     """
     kind = kind_of(spec, where)
     block, at = spec[kind], f"{where}.{kind}"
@@ -215,7 +211,9 @@ def fetch(spec: dict, work_dir: str | os.PathLike | None = None, *, split: str =
         if kind == "package":
             return _fetch_package(block, at)
         if kind == "github":
-            return _fetch_github(block, Path(work_dir or "."), at)
+            if work_dir is None:
+                raise ValueError("a github source needs a work_dir for its downloads")
+            return _fetch_github(block, Path(work_dir), at)
         if kind == "hub":
             if not isinstance(block, dict) or not block.get("id"):
                 raise EndormError("needs `id`")
@@ -333,7 +331,7 @@ def _fetch_hub(block: dict, split: str, what: str, work_dir) -> Fetched:
 
 
 # ----- the manifest check -----------------------------------------------------------------------------------------
-def manifest_dataset(spec: dict, fetched: Fetched, default: str | None) -> str | None:
+def manifest_dataset(fetched: Fetched, default: str | None) -> str | None:
     """The manifest entry a source stands for: a known Hub split's, else ``default`` (the adapter's dataset)."""
     from .manifest import hub_dataset
 

@@ -135,7 +135,7 @@ def prepare(spec: dict, family: str, work_dir, *, key: str, name: str | None = N
     for d in dropped:
         log.warning("dropped: %s", d["reason"])
     read = len(rows) + len(dropped)
-    report = sources.check(spec, fetched, sources.manifest_dataset(spec, fetched, ad.dataset),
+    report = sources.check(spec, fetched, sources.manifest_dataset(fetched, ad.dataset),
                            rows=None if n is not None else read, key=f"{key}.expect",
                            domains=Counter(r["domain"] for r in rows) if count_domains else None)
     if n is not None and "n" not in ad.takes:
