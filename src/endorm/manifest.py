@@ -4,7 +4,7 @@ The prepare steps of the workflow check what they read against it (:func:`endorm
 that its source does not pin is checked against the pin here), so a paper run knows it read the paper's data
 whole: a mismatch stops the step with the dataset, the expected and the found value. To use another revision on
 purpose, a data spec carries ``expect: {rows: N | null, sha256: ... | null}`` (``null``: do not check; a value
-replaces the manifest's). The embedded default's constructed data is not in the manifest.
+replaces the manifest's). The embedded default's packaged and constructed data is not in the manifest.
 
 Hashes: SHA-256 of the file's bytes where it could be computed from a copy of the file, and the Git blob id (the
 SHA-1 that Git stores for the file at the pinned commit, ``git ls-tree``) for every file of a pinned commit. Both
