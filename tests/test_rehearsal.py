@@ -129,9 +129,10 @@ def tiny_overlay(tmp_path, data_root) -> str:
     cfg = yaml.safe_load((ROOT / "config/rehearsal.yaml").read_text())
     anything = {"rows": None, "sha256": None}  # slices and fixtures: not the manifest's rows and hashes
     overlay = {"data_root": str(data_root),
-               "models": {"qwen2.5-7b-instruct": TINY, "qwen2.5-math-7b": TINY},
+               "models": {"qwen2.5-7b-instruct": {"random": TINY}, "qwen2.5-math-7b": {"random": TINY}},
                "compute": {"dtype": "float32", "threads": 1, "batch_tokens": 4096},
-               "rmbench": {"data": {"expect": anything}}, "dsp": {"data": {"expect": anything}},
+               "rmbench": {"data": [{**e, "expect": anything} for e in cfg["rmbench"]["data"]]},
+               "dsp": {"data": {"expect": anything}},
                "rl": {"dtype": "float32", "mem_mb": 4000, "data": {"expect": anything}},
                "math_eval": {"benchmarks": [{**b, "expect": anything} for b in cfg["math_eval"]["benchmarks"]]},
                "theory": {"horizons": [4, 8], "seeds": 2, "tokens": 1024}}  # the synthetic-MDP stage, small
