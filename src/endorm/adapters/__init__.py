@@ -48,12 +48,14 @@ class Adapter:
     read: Callable[[list[Raw], Reading], list[dict]]
     dataset: str | None  # the manifest entry this data set is (endorm.manifest.MANIFEST), if any
     takes: tuple[str, ...]  # entry keys the adapter applies itself (e.g. n as a split's size)
+    needs: tuple[str, ...]  # entry keys it cannot do without (e.g. n, the size of a constructed set)
 
 
 REGISTRY: dict[tuple[str, str], Adapter] = {}
 
 
-def adapter(name: str, family: str, *, dataset: str | None = None, takes: tuple[str, ...] = ()):
+def adapter(name: str, family: str, *, dataset: str | None = None, takes: tuple[str, ...] = (),
+            needs: tuple[str, ...] = ()):
     """Register ``fn(inputs, reading) -> rows`` as the adapter ``name`` of ``family``."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}")
@@ -61,7 +63,7 @@ def adapter(name: str, family: str, *, dataset: str | None = None, takes: tuple[
     def register(fn):
         if (family, name) in REGISTRY:
             raise ValueError(f"adapter {name!r} of family {family!r} is registered twice")
-        REGISTRY[(family, name)] = Adapter(name, family, fn, dataset, takes)
+        REGISTRY[(family, name)] = Adapter(name, family, fn, dataset, takes, needs)
         return fn
 
     return register
@@ -128,6 +130,9 @@ def prepare(spec: dict, family: str, work_dir, *, key: str, name: str | None = N
     n, seed = spec.get("n"), int(spec.get("seed", seed))
     if n is not None and "n" not in ad.takes and sample is None:
         raise EndormError(f"{key}: {name} reads every row; `n` is not used here")
+    missing = [k for k in ad.needs if spec.get(k) is None]
+    if missing:
+        raise EndormError(f"{key}: {name} needs {', '.join(f'`{k}`' for k in missing)}")
     fetched = sources.fetch(spec, work_dir, split=split, where=key)
     reading = Reading({**spec, "seed": seed}, [] if drop_bad_rows else None, options or {})
     rows = ad.read(fetched.inputs, reading)

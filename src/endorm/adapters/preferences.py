@@ -39,7 +39,7 @@ def _wrong_number(answer: str, rng: random.Random) -> str:
     return str(int(candidate)) if candidate == int(candidate) else str(candidate)
 
 
-@adapter("math-gsm8k", "pairs", takes=("n",))
+@adapter("math-gsm8k", "pairs", takes=("n",), needs=("n",))
 def gsm8k_pairs(inputs, r):
     """GSM8K test: gold solution vs the same solution with its final answer (and last result) changed."""
     rows = inputs[0].rows()
@@ -60,7 +60,7 @@ def gsm8k_pairs(inputs, r):
     return out
 
 
-@adapter("science-gpqa", "pairs", takes=("n",))
+@adapter("science-gpqa", "pairs", takes=("n",), needs=("n",))
 def gpqa_pairs(inputs, r, max_explanation_chars: int = 600):
     """GPQA Diamond (CSV): the expert explanation with the correct answer vs with the first incorrect answer."""
     with open(inputs[0].path, encoding="utf-8") as f:
@@ -83,7 +83,7 @@ def _paragraphs(text: str) -> list[str]:
     return [re.sub(r"\s+", " ", p).strip() for p in re.split(r"\n\s*\n|\n(?=\d+\.|- )", plain) if p.strip()]
 
 
-@adapter("math-champ", "pairs", takes=("n",))
+@adapter("math-champ", "pairs", takes=("n",), needs=("n",))
 def champ_pairs(inputs, r, max_chars: int = 1200):
     """CHAMP (``v0.json``): a model solution humans judged correct vs one with a marked wrong step, same problem."""
     problems = inputs[0].json()["problems"]
