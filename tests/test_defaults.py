@@ -16,7 +16,7 @@ from endorm.cli import _format, build_parser
 from endorm.encoding import PromptFormat
 from endorm.engine import Scorer
 from endorm.lmeval import evaluate, write_task_configs
-from endorm.mathdata import build_prompt, gsm8k_rl_rows, prompt_rows
+from endorm.mathdata import as_prompt, build_prompt, math_lighteval_rows
 from endorm.options import prompt_format, score_options
 from endorm.reward import RewardOptions, aggregate
 from endorm.scoring import ScoreOptions
@@ -73,5 +73,8 @@ def test_library_functions_share_the_option_classes_defaults():
     assert default(params(generate), "max_batch_tokens") == ScoreOptions().max_batch_tokens
     for method in (Scorer.token_stats, Scorer.token_stats_ids):
         assert default(params(method), "alpha") == RewardOptions().alpha
-    for f in (evaluate, write_task_configs, prompt_rows, gsm8k_rl_rows, build_prompt):
+    for f in (evaluate, write_task_configs, build_prompt):
         assert default(params(f), "instruction") is None
+    # the RL prompts: None is build_prompt's default instruction
+    assert as_prompt({"id": 0, "problem": "1+1?", "answer": "2"}, None)["prompt"] == build_prompt("1+1?")
+    assert "instruction" in params(math_lighteval_rows)

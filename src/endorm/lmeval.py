@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .answers import answers_equal, extract_answer
-from .assets import package_version
+from .sources import package_version
 from .errors import EndormError
 from .mathdata import build_prompt, instruction_text, load_canonical
 

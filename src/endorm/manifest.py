@@ -1,9 +1,10 @@
 """The manifest of the paper's released data: expected row counts and, for pinned files, their content hashes.
 
-The prepare steps of the workflow check what they read against it, so a paper run knows it read the paper's data
+The prepare steps of the workflow check what they read against it (:func:`endorm.sources.check`; a GitHub download
+that its source does not pin is checked against the pin here), so a paper run knows it read the paper's data
 whole: a mismatch stops the step with the dataset, the expected and the found value. To use another revision on
 purpose, a data spec carries ``expect: {rows: N | null, sha256: ... | null}`` (``null``: do not check; a value
-replaces the manifest's). The embedded default's constructed data is not in the manifest.
+replaces the manifest's). The embedded default's packaged and constructed data is not in the manifest.
 
 Hashes: SHA-256 of the file's bytes where it could be computed from a copy of the file, and the Git blob id (the
 SHA-1 that Git stores for the file at the pinned commit, ``git ls-tree``) for every file of a pinned commit. Both
@@ -17,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .assets import sha256 as sha256_file
+from .sources import sha256 as sha256_file
 from .errors import EndormError
 
 RMBENCH_COMMIT = "73c52d7b27b361621361ec959ac6c0eb9bb7a689"
@@ -173,6 +174,12 @@ def hub_dataset(dataset_id: str, split: str) -> str | None:
     return HUB.get((dataset_id, split))
 
 
+def pinned_file(repo: str, commit: str, path: str) -> PinnedFile | None:
+    """The manifest's pin of ``path`` in ``repo`` at ``commit``, or None."""
+    return next((f for d in MANIFEST.values() for f in d.files
+                 if (f.repo, f.commit, f.path) == (repo, commit, path)), None)
+
+
 def check(dataset: str | None, *, rows: int | None = None, domains: dict | None = None,
           files: dict | None = None, digests: dict | None = None, expect: dict | None = None,
           key: str = "expect") -> dict:
@@ -248,19 +255,3 @@ def _check_file(label, name, path, digest, entry, expect, fail) -> dict:
     elif pinned.sha256 is None:
         got["note"] = "no SHA-256 is known for this file and it is no longer on disk: content not checked"
     return got
-
-
-def fetch_github_file(repo: str, commit: str, path: str, out: str | os.PathLike, sha256: str | None = None,
-                      git_blob: str | None = None) -> Path:
-    """Download ``path`` of ``repo`` at ``commit`` to ``out``, kept only if it matches the hashes given."""
-    from .assets import download, github_raw_url
-
-    if not sha256 and not git_blob:
-        raise EndormError(f"{repo}@{commit}:{path}: pin the file with sha256 or git_blob")
-    url = github_raw_url(repo, commit, path)
-    download(url, out, sha256)
-    if git_blob and git_blob_id(out) != git_blob:
-        found = git_blob_id(out)
-        Path(out).unlink()
-        raise EndormError(f"{url}: Git blob id {found} does not match the pinned {git_blob}")
-    return Path(out)

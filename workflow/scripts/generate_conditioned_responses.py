@@ -1,12 +1,15 @@
+from endorm.adapters import prepare
 from endorm.io import write_jsonl
 from endorm.logs import redirect_to
 from endorm.options import load_for_job, prompt_format
-from endorm.promptable import generate_conditioned, mtbench_prompts
+from endorm.promptable import generate_conditioned
 
 c = snakemake.params.constructed
 with redirect_to(snakemake.log[0]):
     model, tok = load_for_job(snakemake.input.model, snakemake.params.compute, snakemake.threads)
-    prompts = mtbench_prompts(c["prompts_per_category"])
+    prompts, meta = prepare(c["prompts"], "prompts", None, key="constructed.prompts",
+                            options={"per_category": c["prompts_per_category"]})
+    print(f"{len(prompts)} prompts from {meta['source']} ({meta['name']})")
     # DSP shape: each domain's system prompt, and "normal" = no domain prompt (the template's own default).
     systems = {**snakemake.params.dsp_prompts, "normal": None, **c.get("personas", {})}  # personas: optional
     rows = generate_conditioned(model, tok, prompts, systems, prompt_format(snakemake.params.format),
