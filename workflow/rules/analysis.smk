@@ -7,8 +7,8 @@ TOKEN_VIEWS = comparison_names(ANALYSIS["tokens"]["top"], ANALYSIS["tokens"]["bo
 
 rule score_ablations:
     input:
-        model="results/models/{model}",
-        pairs=f"{OUT}/rmbench/preferences.jsonl",
+        model=model_dir("{model}"),
+        pairs=rules.prepare_preferences.output.rows,
     output:
         scores=f"{OUT}/rmbench/{{model}}/analysis/ablation_scores.jsonl",
         meta=f"{OUT}/rmbench/{{model}}/analysis/ablation_scores.jsonl.meta.json",
@@ -34,8 +34,8 @@ rule score_ablations:
 
 rule make_ablations:
     input:
-        scores=f"{OUT}/rmbench/{{model}}/analysis/ablation_scores.jsonl",
-        meta=f"{OUT}/rmbench/{{model}}/analysis/ablation_scores.jsonl.meta.json",
+        scores=rules.score_ablations.output.scores,
+        meta=rules.score_ablations.output.meta,
     output:
         csv=report(f"{OUT}/rmbench/{{model}}/analysis/ablations.csv", caption="../report/ablations.rst",
                    category="What drives the endogenous reward", labels={"table": "Ablations", "format": "CSV"}),
@@ -55,9 +55,9 @@ rule make_ablations:
 
 rule analyze_length:
     input:
-        model="results/models/{model}",
-        pairs=f"{OUT}/rmbench/preferences.jsonl",
-        scores=expand(f"{OUT}/rmbench/{{{{model}}}}/scores/{{method}}.jsonl", method=config["rmbench"]["methods"]),
+        model=model_dir("{model}"),
+        pairs=rules.prepare_preferences.output.rows,
+        scores=[scores_of("rmbench", m) for m in config["rmbench"]["methods"]],
     output:
         csv=report(f"{OUT}/rmbench/{{model}}/analysis/length.csv", caption="../report/length.rst",
                    category="What drives the endogenous reward", labels={"table": "Length", "format": "CSV"}),
@@ -83,9 +83,9 @@ rule analyze_length:
 
 rule plot_token_rewards:
     input:
-        model="results/models/{model}",
-        pairs=f"{OUT}/rmbench/preferences.jsonl",
-        scores=f"{OUT}/rmbench/{{model}}/scores/endorm.jsonl",
+        model=model_dir("{model}"),
+        pairs=rules.prepare_preferences.output.rows,
+        scores=scores_of("rmbench", "endorm"),
     output:
         html=report(f"{OUT}/rmbench/{{model}}/analysis/tokens.html", caption="../report/tokens.rst",
                     category="What drives the endogenous reward", labels={"page": "Per-token rewards (HTML)"}),

@@ -61,6 +61,76 @@ def math_benchmarks():
     return {b["name"]: dict(b) for b in config["math_eval"]["benchmarks"]} if section("math_eval") else {}
 
 
+def math_controls():
+    """math_eval.controls when Table 3 and its controls are switched on, else None."""
+    return config["math_eval"]["controls"] if section("rl") and subsection("math_eval", "controls") else None
+
+
+def eval_opts(**over):
+    """Options of an lm-eval run of Table 3 (greedy rows and sampled controls share them)."""
+    math = config["math_eval"]
+    opts = {k: math[k] for k in ("max_gen_toks", "batch_size", "instruction", "system_prompt", "limit")}
+    return {**opts, "dtype": COMPUTE["dtype"], "device": COMPUTE["device"], **over}
+
+
+def control_limit():
+    """Problems per benchmark of the controls ({task: n or None}): controls.problems (one number, or per benchmark),
+    within math_eval.limit."""
+    per = math_controls()["problems"]
+    out = {}
+    for task in math_benchmarks():
+        caps = [c for c in (config["math_eval"]["limit"], per.get(task) if isinstance(per, dict) else per)
+                if c is not None]
+        out[task] = min(caps) if caps else None
+    return out
+
+
+def outputs_of(rule, *names, **wildcards):
+    """Outputs of `rule` as plain paths, the given wildcards filled in and the others kept: how a consumer names its
+    producer's files without writing their paths again. Each named output (a name or an index; every file of a list
+    output), or all of them when none is named. Plain, because a report() flag carried into a consumer's input would
+    file the producer's table under the consumer in the report."""
+    paths = []
+    for name in names or range(len(rule.output)):
+        value = rule.output[name] if isinstance(name, int) else getattr(rule.output, name)
+        paths += [value] if isinstance(value, str) else list(value)
+    return expand([str(p) for p in paths], allow_missing=True, **wildcards)
+
+
+def output_of(rule, name=0, **wildcards):
+    """The one output `name` of `rule` (outputs_of)."""
+    (path,) = outputs_of(rule, name, **wildcards)
+    return path
+
+
+def scores_of(suite, method="{method}", model="{model}"):
+    """A preference suite's scores file (its provenance beside it, `.meta.json`): written by score_likelihood (three
+    methods at once) and score_judge (one judge), so no single rule's output names it."""
+    return f"{OUT}/{suite}/{model}/scores/{method}.jsonl"
+
+
+def model_dir(name):
+    """The local folder of a `models:` entry (rule prepare_model's output)."""
+    return output_of(rules.prepare_model, model=name)
+
+
+def evaluated_model(wc):
+    """The model a math evaluation runs: the initial policy (base) or the RL checkpoint (rl)."""
+    if wc.variant == "base":
+        return model_dir(wc.policy)
+    return output_of(rules.train_rl, "checkpoint", policy=wc.policy)
+
+
+def control_inputs(wc):
+    """Table 3's control inputs (none when math_eval.controls is off)."""
+    if not math_controls():
+        return {}
+    temps = list(control_temperatures())
+    return {"controls": outputs_of(rules.sample_math, "summary", policy=wc.policy, temperature=temps),
+            "control_samples": outputs_of(rules.sample_math, "samples", policy=wc.policy, temperature=temps),
+            "best_of_n": output_of(rules.select_best_of_n, "summary", policy=wc.policy)}
+
+
 wildcard_constraints:
     model="|".join(map(re.escape, config["models"])),
     policy="|".join(map(re.escape, config["models"])),
@@ -125,46 +195,46 @@ REMOTE_SOURCES = ("hub", "github")
 
 
 def prefetch_outputs():
-    """rule prefetch: the output of every step that downloads (a model, a data set), so that no later job needs the
-    network. The sections' conditions are the Snakefile's (which rule files are included)."""
-    outs = [f"results/models/{m}" for m, spec in config["models"].items() if spec["source"] in REMOTE_SOURCES]
-    for name, rows in (("rmbench", "rmbench/preferences.jsonl"), ("dsp", "dsp/dsp.json"),
-                       ("multifaceted", "multifaceted/preferences.jsonl")):
+    """The `prefetch` target: the output of every step that downloads (a model, a data set), so that no later job
+    needs the network. The sections' conditions are the Snakefile's (which rule files are included)."""
+    outs = [model_dir(m) for m, spec in config["models"].items() if spec["source"] in REMOTE_SOURCES]
+    for name, rule in (("rmbench", "prepare_preferences"), ("dsp", "prepare_dsp"),
+                       ("multifaceted", "prepare_multifaceted")):
         if section(name) and config[name]["data"]["source"] in REMOTE_SOURCES:
-            outs.append(f"{OUT}/{rows}")
+            outs.append(output_of(getattr(rules, rule), "rows"))
     if section("rl") and config["rl"]["data"]["source"] in REMOTE_SOURCES:
-        outs.append(f"{OUT}/rl/{config['rl']['policy']}/prompts.jsonl")
+        outs.append(output_of(rules.prepare_rl_prompts, "rows", policy=config["rl"]["policy"]))
     if section("rl") and section("math_eval"):
-        outs += [f"{OUT}/math/data/{name}.jsonl" for name, spec in math_benchmarks().items()
+        outs += [output_of(rules.prepare_math_eval, "rows", task=name) for name, spec in math_benchmarks().items()
                  if spec["source"] in REMOTE_SOURCES]
     return outs
 
 
 def all_outputs():
-    """rule all: what the config switches on."""
-    outs = [f"{OUT}/provenance.md"]
+    """The default target: what the config switches on."""
+    outs = outputs_of(rules.write_provenance)
     if section("rmbench"):
-        outs += [f"{OUT}/rmbench/{MODEL}/table1.{ext}" for ext in ("csv", "md", "png")]
+        outs += outputs_of(rules.make_table1, "csv", "md", model=MODEL) + outputs_of(rules.plot_table1, model=MODEL)
     if section("dsp"):
-        outs += [f"{OUT}/dsp/{MODEL}/table2.{ext}" for ext in ("csv", "md", "png")]
+        outs += outputs_of(rules.make_table2, "csv", "md", model=MODEL)
+        outs += outputs_of(rules.plot_dsp_matrix, model=MODEL)
     if section("multifaceted"):
-        outs += [f"{OUT}/multifaceted/{MODEL}/figure1.{ext}" for ext in ("csv", "md", "png")]
+        outs += outputs_of(rules.make_figure1, model=MODEL) + outputs_of(rules.plot_figure1, model=MODEL)
     if section("rl"):
         policy = config["rl"]["policy"]
-        outs.append(f"{OUT}/rl/{policy}/training_curves.png")
+        outs += outputs_of(rules.plot_training_curves, policy=policy)
         if subsection("rl", "sharpening"):
-            outs += [f"{OUT}/rl/{policy}/sharpening.{ext}" for ext in ("csv", "md", "png")]
+            outs += outputs_of(rules.measure_sharpening, "csv", "md", policy=policy)
+            outs += outputs_of(rules.plot_sharpening, policy=policy)
         if section("math_eval"):
-            outs += [f"{OUT}/math/{policy}/{name}" for name in ("table3.csv", "table3.md", "table3.png",
-                                                                 "examples.md")]
+            outs += outputs_of(rules.make_table3, "csv", "md", policy=policy)
+            outs += outputs_of(rules.plot_table3, policy=policy) + outputs_of(rules.make_table3, "examples", policy=policy)
     if section("rmbench") and section("analysis"):
-        base = f"{OUT}/rmbench/{MODEL}/analysis"
-        t = config["analysis"]["tokens"]
-        outs += [f"{base}/{name}" for name in ("ablations.csv", "ablations.md", "ablations.png", "length.csv",
-                                               "length.md", "length.png", "tokens.html")]
-        outs += [f"{base}/tokens/{name}.png" for name in comparison_names(t["top"], t["bottom"], t["random"])]
+        outs += outputs_of(rules.make_ablations, model=MODEL)
+        outs += outputs_of(rules.analyze_length, "csv", "md", "png", model=MODEL)
+        outs += outputs_of(rules.plot_token_rewards, "html", "pngs", model=MODEL)
     if section("theory"):
-        outs += [f"{OUT}/theory/theorem2.{ext}" for ext in ("csv", "md", "png")]
+        outs += outputs_of(rules.run_theorem2, "csv", "md", "png")
     if config["scoring_speed"]["enabled"]:
-        outs.append(f"{OUT}/scoring_speed/{MODEL}.json")
+        outs += outputs_of(rules.measure_scoring_speed, "json")
     return outs

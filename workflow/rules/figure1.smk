@@ -4,7 +4,7 @@
 
 rule prepare_multifaceted:
     input:
-        [CONSTRUCTED] if config["multifaceted"]["data"]["source"] == "constructed" else [],
+        rules.generate_conditioned_responses.output if config["multifaceted"]["data"]["source"] == "constructed" else [],
     output:
         rows=f"{OUT}/multifaceted/preferences.jsonl",
         meta=f"{OUT}/multifaceted/preferences.meta.json",
@@ -24,8 +24,8 @@ rule prepare_multifaceted:
 
 rule compute_multifaceted_metrics:
     input:
-        scores=f"{OUT}/multifaceted/{{model}}/scores/{{method}}.jsonl",
-        meta=f"{OUT}/multifaceted/{{model}}/scores/{{method}}.jsonl.meta.json",
+        scores=scores_of("multifaceted"),
+        meta=f"{scores_of('multifaceted')}.meta.json",
     output:
         f"{OUT}/multifaceted/{{model}}/metrics/{{method}}.json",
     log:
@@ -38,8 +38,7 @@ rule compute_multifaceted_metrics:
 
 rule make_figure1:
     input:
-        metrics=expand(f"{OUT}/multifaceted/{{{{model}}}}/metrics/{{method}}.json",
-                       method=config["multifaceted"]["methods"]),
+        metrics=outputs_of(rules.compute_multifaceted_metrics, method=config["multifaceted"]["methods"]),
     output:
         csv=report(f"{OUT}/multifaceted/{{model}}/figure1.csv", caption="../report/figure1.rst",
                    category="Figure 1: Multifaceted", labels={"table": "Figure 1 data", "format": "CSV"}),
@@ -58,7 +57,7 @@ rule make_figure1:
 
 rule plot_figure1:
     input:
-        csv=f"{OUT}/multifaceted/{{model}}/figure1.csv",
+        csv=output_of(rules.make_figure1, "csv"),
     output:
         report(f"{OUT}/multifaceted/{{model}}/figure1.png", caption="../report/figure1_figure.rst",
                category="Figure 1: Multifaceted", labels={"figure": "Figure 1 (bars)"}),

@@ -5,7 +5,7 @@ RL = config["rl"]
 
 rule prepare_rl_prompts:
     input:
-        policy="results/models/{policy}",
+        policy=model_dir("{policy}"),
     output:
         rows=f"{OUT}/rl/{{policy}}/prompts.jsonl",
         meta=f"{OUT}/rl/{{policy}}/prompts.meta.json",
@@ -26,9 +26,9 @@ rule prepare_rl_prompts:
 
 rule train_rl:
     input:
-        policy="results/models/{policy}",
-        reward_model=lambda wc: f"results/models/{RL['reward_model'] or wc.policy}",
-        prompts=f"{OUT}/rl/{{policy}}/prompts.jsonl",
+        policy=model_dir("{policy}"),
+        reward_model=lambda wc: model_dir(RL["reward_model"] or wc.policy),
+        prompts=rules.prepare_rl_prompts.output.rows,
     output:
         checkpoint=directory(f"{OUT}/rl/{{policy}}/checkpoint"),
         log_table=f"{OUT}/rl/{{policy}}/train_log.csv",
@@ -65,7 +65,7 @@ rule train_rl:
 
 rule plot_training_curves:
     input:
-        log_table=f"{OUT}/rl/{{policy}}/train_log.csv",
+        log_table=rules.train_rl.output.log_table,
     output:
         report(f"{OUT}/rl/{{policy}}/training_curves.png", caption="../report/training_curves.rst",
                category="Table 3: RL on the endogenous reward", labels={"figure": "training curves"}),
@@ -83,9 +83,9 @@ rule plot_training_curves:
 # frozen initial model, against the initial model sampled at several temperatures on the same RL prompts.
 rule measure_sharpening:
     input:
-        base="results/models/{policy}",
-        checkpoint=f"{OUT}/rl/{{policy}}/checkpoint",
-        prompts=f"{OUT}/rl/{{policy}}/prompts.jsonl",
+        base=model_dir("{policy}"),
+        checkpoint=rules.train_rl.output.checkpoint,
+        prompts=rules.prepare_rl_prompts.output.rows,
     output:
         json=f"{OUT}/rl/{{policy}}/sharpening.json",
         samples=f"{OUT}/rl/{{policy}}/sharpening_samples.jsonl",
@@ -116,7 +116,7 @@ rule measure_sharpening:
 
 rule plot_sharpening:
     input:
-        json=f"{OUT}/rl/{{policy}}/sharpening.json",
+        json=rules.measure_sharpening.output.json,
     output:
         report(f"{OUT}/rl/{{policy}}/sharpening.png", caption="../report/sharpening_figure.rst",
                category="Table 3: RL on the endogenous reward", labels={"figure": "sharpening"}),

@@ -5,7 +5,7 @@
 
 rule measure_scoring_speed:
     input:
-        model=f"results/models/{MODEL}",
+        model=model_dir(MODEL),
     output:
         json=f"{OUT}/scoring_speed/{MODEL}.json",
         md=f"{OUT}/scoring_speed/{MODEL}.md",

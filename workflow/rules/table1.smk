@@ -21,8 +21,8 @@ rule prepare_preferences:
 
 rule compute_rmbench_metrics:
     input:
-        scores=f"{OUT}/rmbench/{{model}}/scores/{{method}}.jsonl",
-        meta=f"{OUT}/rmbench/{{model}}/scores/{{method}}.jsonl.meta.json",
+        scores=scores_of("rmbench"),
+        meta=f"{scores_of('rmbench')}.meta.json",
     output:
         f"{OUT}/rmbench/{{model}}/metrics/{{method}}.json",
     log:
@@ -35,7 +35,7 @@ rule compute_rmbench_metrics:
 
 rule make_table1:
     input:
-        metrics=expand(f"{OUT}/rmbench/{{{{model}}}}/metrics/{{method}}.json", method=config["rmbench"]["methods"]),
+        metrics=outputs_of(rules.compute_rmbench_metrics, method=config["rmbench"]["methods"]),
     output:
         csv=report(f"{OUT}/rmbench/{{model}}/table1.csv", caption="../report/table1.rst", category="Table 1: RM-Bench",
                    labels={"table": "Table 1", "format": "CSV"}),
@@ -54,7 +54,7 @@ rule make_table1:
 
 rule plot_table1:
     input:
-        csv=f"{OUT}/rmbench/{{model}}/table1.csv",
+        csv=output_of(rules.make_table1, "csv"),
     output:
         report(f"{OUT}/rmbench/{{model}}/table1.png", caption="../report/table1_figure.rst",
                category="Table 1: RM-Bench", labels={"figure": "Table 1 (bars)"}),

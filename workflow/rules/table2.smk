@@ -4,7 +4,7 @@
 
 rule prepare_dsp:
     input:
-        [CONSTRUCTED] if config["dsp"]["data"]["source"] == "constructed" else [],
+        rules.generate_conditioned_responses.output if config["dsp"]["data"]["source"] == "constructed" else [],
     output:
         rows=f"{OUT}/dsp/dsp.json",
         meta=f"{OUT}/dsp/dsp.meta.json",
@@ -22,8 +22,8 @@ rule prepare_dsp:
 
 rule score_dsp:
     input:
-        model="results/models/{model}",
-        dsp=f"{OUT}/dsp/dsp.json",
+        model=model_dir("{model}"),
+        dsp=rules.prepare_dsp.output.rows,
     output:
         f"{OUT}/dsp/{{model}}/scores.json",
     params:
@@ -46,7 +46,7 @@ rule score_dsp:
 
 rule make_table2:
     input:
-        scores=f"{OUT}/dsp/{{model}}/scores.json",
+        scores=rules.score_dsp.output[0],
     output:
         metrics=f"{OUT}/dsp/{{model}}/metrics.json",
         csv=report(f"{OUT}/dsp/{{model}}/table2.csv", caption="../report/table2.rst", category="Table 2: DSP",
@@ -65,7 +65,7 @@ rule make_table2:
 
 rule plot_dsp_matrix:
     input:
-        metrics=f"{OUT}/dsp/{{model}}/metrics.json",
+        metrics=rules.make_table2.output.metrics,
     output:
         report(f"{OUT}/dsp/{{model}}/table2.png", caption="../report/table2_figure.rst", category="Table 2: DSP",
                labels={"figure": "Table 2 heatmaps"}),
