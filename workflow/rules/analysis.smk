@@ -27,7 +27,7 @@ rule score_ablations:
     benchmark:
         f"benchmarks/score_ablations/{RUN}-{{model}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/score_ablations.py"
 
@@ -48,7 +48,7 @@ rule make_ablations:
     benchmark:
         f"benchmarks/make_ablations/{RUN}-{{model}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/make_ablations.py"
 
@@ -76,7 +76,7 @@ rule analyze_length:
     benchmark:
         f"benchmarks/analyze_length/{RUN}-{{model}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/analyze_length.py"
 
@@ -108,6 +108,6 @@ rule plot_token_rewards:
     benchmark:
         f"benchmarks/plot_token_rewards/{RUN}-{{model}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/plot_token_rewards.py"

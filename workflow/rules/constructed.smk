@@ -23,6 +23,6 @@ rule generate_conditioned_responses:
     benchmark:
         f"benchmarks/generate_conditioned_responses/{RUN}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/generate_conditioned_responses.py"

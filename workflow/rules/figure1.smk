@@ -17,7 +17,7 @@ rule prepare_multifaceted:
     benchmark:
         f"benchmarks/prepare_multifaceted/{RUN}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/data.yaml"
     script:
         "../scripts/prepare_multifaceted.py"
 
@@ -31,7 +31,7 @@ rule compute_multifaceted_metrics:
     log:
         f"logs/compute_multifaceted_metrics/{RUN}-{{model}}-{{method}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/compute_multifaceted_metrics.py"
 
@@ -50,7 +50,7 @@ rule make_figure1:
     log:
         f"logs/make_figure1/{RUN}-{{model}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/make_figure1.py"
 
@@ -64,6 +64,6 @@ rule plot_figure1:
     log:
         f"logs/plot_figure1/{RUN}-{{model}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/plot_figure1.py"

@@ -13,6 +13,6 @@ rule prepare_model:
     resources:
         mem_mb=lambda wc: 40000 if config["models"][wc.model]["source"] == "hub" else 4000,
     conda:
-        "../../envs/environment.yaml"
+        model_env
     script:
         "../scripts/prepare_model.py"

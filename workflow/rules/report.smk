@@ -27,6 +27,6 @@ rule write_provenance:
     log:
         f"logs/write_provenance/{RUN}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/provenance.yaml"
     script:
         "../scripts/write_provenance.py"

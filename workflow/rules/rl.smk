@@ -19,7 +19,7 @@ rule prepare_rl_prompts:
     benchmark:
         f"benchmarks/prepare_rl_prompts/{RUN}-{{policy}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/data.yaml"
     script:
         "../scripts/prepare_rl_prompts.py"
 
@@ -58,7 +58,7 @@ rule train_rl:
     benchmark:
         f"benchmarks/train_rl/{RUN}-{{policy}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/rl.yaml"
     script:
         "../scripts/train_rl.py"
 
@@ -74,7 +74,7 @@ rule plot_training_curves:
     log:
         f"logs/plot_training_curves/{RUN}-{{policy}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/plot_training_curves.py"
 
@@ -109,7 +109,7 @@ rule measure_sharpening:
     benchmark:
         f"benchmarks/measure_sharpening/{RUN}-{{policy}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/rl.yaml"
     script:
         "../scripts/measure_sharpening.py"
 
@@ -123,6 +123,6 @@ rule plot_sharpening:
     log:
         f"logs/plot_sharpening/{RUN}-{{policy}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/plot_sharpening.py"

@@ -22,7 +22,7 @@ rule score_likelihood:
     benchmark:
         f"benchmarks/score_likelihood/{RUN}-{{suite}}-{{model}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/score_pairs.py"
 
@@ -46,6 +46,6 @@ rule score_judge:
     benchmark:
         f"benchmarks/score_judge/{RUN}-{{suite}}-{{model}}-{{judge}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/score_pairs.py"

@@ -19,6 +19,6 @@ rule measure_scoring_speed:
     log:
         f"logs/measure_scoring_speed/{RUN}-{MODEL}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/measure_scoring_speed.py"

@@ -14,7 +14,7 @@ rule prepare_preferences:
     benchmark:
         f"benchmarks/prepare_preferences/{RUN}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/data.yaml"
     script:
         "../scripts/prepare_preferences.py"
 
@@ -28,7 +28,7 @@ rule compute_rmbench_metrics:
     log:
         f"logs/compute_rmbench_metrics/{RUN}-{{model}}-{{method}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/compute_rmbench_metrics.py"
 
@@ -47,7 +47,7 @@ rule make_table1:
     log:
         f"logs/make_table1/{RUN}-{{model}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/make_table1.py"
 
@@ -61,6 +61,6 @@ rule plot_table1:
     log:
         f"logs/plot_table1/{RUN}-{{model}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/plot_table1.py"

@@ -15,7 +15,7 @@ rule prepare_dsp:
     benchmark:
         f"benchmarks/prepare_dsp/{RUN}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/data.yaml"
     script:
         "../scripts/prepare_dsp.py"
 
@@ -39,7 +39,7 @@ rule score_dsp:
     benchmark:
         f"benchmarks/score_dsp/{RUN}-{{model}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/score_dsp.py"
 
@@ -58,7 +58,7 @@ rule make_table2:
     log:
         f"logs/make_table2/{RUN}-{{model}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/make_table2.py"
 
@@ -74,6 +74,6 @@ rule plot_dsp_matrix:
     log:
         f"logs/plot_dsp_matrix/{RUN}-{{model}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/plot_dsp_matrix.py"

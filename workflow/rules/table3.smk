@@ -17,7 +17,7 @@ rule prepare_math_eval:
     benchmark:
         f"benchmarks/prepare_math_eval/{RUN}-{{task}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/data.yaml"
     script:
         "../scripts/prepare_math_eval.py"
 
@@ -41,7 +41,7 @@ rule evaluate_math:
     benchmark:
         f"benchmarks/evaluate_math/{RUN}-{{policy}}-{{variant}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/matheval.yaml"
     script:
         "../scripts/evaluate_math.py"
 
@@ -71,7 +71,7 @@ rule sample_math:
     benchmark:
         f"benchmarks/sample_math/{RUN}-{{policy}}-t{{temperature}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/matheval.yaml"
     script:
         "../scripts/evaluate_math.py"
 
@@ -97,7 +97,7 @@ rule select_best_of_n:
     benchmark:
         f"benchmarks/select_best_of_n/{RUN}-{{policy}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/select_best_of_n.py"
 
@@ -126,7 +126,7 @@ rule make_table3:
     log:
         f"logs/make_table3/{RUN}-{{policy}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/make_table3.py"
 
@@ -141,6 +141,6 @@ rule plot_table3:
     log:
         f"logs/plot_table3/{RUN}-{{policy}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/plot_table3.py"

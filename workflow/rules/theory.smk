@@ -19,6 +19,6 @@ rule run_theorem2:
     benchmark:
         f"benchmarks/run_theorem2/{RUN}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/run_theorem2.py"
