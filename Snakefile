@@ -28,8 +28,11 @@ os.environ.update(ENDORM_SOURCE=workflow.basedir)
 
 # Every problem of the config at once, with key paths and the nearest valid key (endorm.configcheck); then Snakemake
 # fills in the schema's defaults, the one place they live.
-check_config(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"),
-             os.path.join(workflow.basedir, "workflow/lm_eval_tasks"))
+check_config(
+    config,
+    os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"),
+    os.path.join(workflow.basedir, "workflow/lm_eval_tasks"),
+)
 validate(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
 
 
@@ -85,9 +88,9 @@ if section("theory"):
 
 
 rule all:
+    default_target: True
     input:
         all_outputs(),
-    default_target: True
 
 
 # Every model and data set the config downloads (Hub, GitHub), fetched on a machine with network before the compute

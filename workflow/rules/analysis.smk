@@ -37,12 +37,24 @@ rule make_ablations:
         scores=rules.score_ablations.output.scores,
         meta=rules.score_ablations.output.meta,
     output:
-        csv=report(f"{OUT}/rmbench/{{model}}/analysis/ablations.csv", caption="../report/ablations.rst",
-                   category="What drives the endogenous reward", labels={"table": "Ablations", "format": "CSV"}),
-        md=report(f"{OUT}/rmbench/{{model}}/analysis/ablations.md", caption="../report/ablations.rst",
-                  category="What drives the endogenous reward", labels={"table": "Ablations", "format": "Markdown"}),
-        png=report(f"{OUT}/rmbench/{{model}}/analysis/ablations.png", caption="../report/ablations_figure.rst",
-                   category="What drives the endogenous reward", labels={"figure": "Ablations against alpha"}),
+        csv=report(
+            f"{OUT}/rmbench/{{model}}/analysis/ablations.csv",
+            caption="../report/ablations.rst",
+            category="What drives the endogenous reward",
+            labels={"table": "Ablations", "format": "CSV"},
+        ),
+        md=report(
+            f"{OUT}/rmbench/{{model}}/analysis/ablations.md",
+            caption="../report/ablations.rst",
+            category="What drives the endogenous reward",
+            labels={"table": "Ablations", "format": "Markdown"},
+        ),
+        png=report(
+            f"{OUT}/rmbench/{{model}}/analysis/ablations.png",
+            caption="../report/ablations_figure.rst",
+            category="What drives the endogenous reward",
+            labels={"figure": "Ablations against alpha"},
+        ),
     log:
         f"logs/make_ablations/{RUN}-{{model}}.log",
     benchmark:
@@ -59,12 +71,24 @@ rule analyze_length:
         pairs=rules.prepare_preferences.output.rows,
         scores=[scores_of("rmbench", m) for m in config["rmbench"]["methods"]],
     output:
-        csv=report(f"{OUT}/rmbench/{{model}}/analysis/length.csv", caption="../report/length.rst",
-                   category="What drives the endogenous reward", labels={"table": "Length", "format": "CSV"}),
-        md=report(f"{OUT}/rmbench/{{model}}/analysis/length.md", caption="../report/length.rst",
-                  category="What drives the endogenous reward", labels={"table": "Length", "format": "Markdown"}),
-        png=report(f"{OUT}/rmbench/{{model}}/analysis/length.png", caption="../report/length_figure.rst",
-                   category="What drives the endogenous reward", labels={"figure": "Accuracy against length"}),
+        csv=report(
+            f"{OUT}/rmbench/{{model}}/analysis/length.csv",
+            caption="../report/length.rst",
+            category="What drives the endogenous reward",
+            labels={"table": "Length", "format": "CSV"},
+        ),
+        md=report(
+            f"{OUT}/rmbench/{{model}}/analysis/length.md",
+            caption="../report/length.rst",
+            category="What drives the endogenous reward",
+            labels={"table": "Length", "format": "Markdown"},
+        ),
+        png=report(
+            f"{OUT}/rmbench/{{model}}/analysis/length.png",
+            caption="../report/length_figure.rst",
+            category="What drives the endogenous reward",
+            labels={"figure": "Accuracy against length"},
+        ),
         bins=f"{OUT}/rmbench/{{model}}/analysis/length_bins.csv",
         json=f"{OUT}/rmbench/{{model}}/analysis/length.json",
     params:
@@ -87,11 +111,21 @@ rule plot_token_rewards:
         pairs=rules.prepare_preferences.output.rows,
         scores=scores_of("rmbench", "endorm"),
     output:
-        html=report(f"{OUT}/rmbench/{{model}}/analysis/tokens.html", caption="../report/tokens.rst",
-                    category="What drives the endogenous reward", labels={"page": "Per-token rewards (HTML)"}),
-        pngs=[report(f"{OUT}/rmbench/{{model}}/analysis/tokens/{name}.png", caption="../report/tokens_figure.rst",
-                     category="What drives the endogenous reward", labels={"figure": f"Per-token rewards: {name}"})
-              for name in TOKEN_VIEWS],
+        html=report(
+            f"{OUT}/rmbench/{{model}}/analysis/tokens.html",
+            caption="../report/tokens.rst",
+            category="What drives the endogenous reward",
+            labels={"page": "Per-token rewards (HTML)"},
+        ),
+        pngs=[
+            report(
+                f"{OUT}/rmbench/{{model}}/analysis/tokens/{name}.png",
+                caption="../report/tokens_figure.rst",
+                category="What drives the endogenous reward",
+                labels={"figure": f"Per-token rewards: {name}"},
+            )
+            for name in TOKEN_VIEWS
+        ],
         json=f"{OUT}/rmbench/{{model}}/analysis/tokens.json",
     params:
         tokens=ANALYSIS["tokens"],

@@ -103,8 +103,8 @@ def control_limit():
     per = math_controls()["problems"]
     out = {}
     for task in math_benchmarks():
-        caps = [c for c in (config["math_eval"]["limit"], per.get(task) if isinstance(per, dict) else per)
-                if c is not None]
+        cap = per.get(task) if isinstance(per, dict) else per
+        caps = [c for c in (config["math_eval"]["limit"], cap) if c is not None]
         out[task] = min(caps) if caps else None
     return out
 
@@ -150,9 +150,11 @@ def control_inputs(wc):
     if not math_controls():
         return {}
     temps = list(control_temperatures())
-    return {"controls": outputs_of(rules.sample_math, "summary", policy=wc.policy, temperature=temps),
-            "control_samples": outputs_of(rules.sample_math, "samples", policy=wc.policy, temperature=temps),
-            "best_of_n": output_of(rules.select_best_of_n, "summary", policy=wc.policy)}
+    return {
+        "controls": outputs_of(rules.sample_math, "summary", policy=wc.policy, temperature=temps),
+        "control_samples": outputs_of(rules.sample_math, "samples", policy=wc.policy, temperature=temps),
+        "best_of_n": output_of(rules.select_best_of_n, "summary", policy=wc.policy),
+    }
 
 
 wildcard_constraints:
@@ -186,7 +188,8 @@ def gpu_request(needed, why, remedy):
             raise WorkflowError(
                 f"rule {rulename} needs {needed} GPU{'s' if needed > 1 else ''} but this run was given gpu={given} "
                 f"(--resources gpu={given}); Snakemake would quietly run it on {given}. Why it needs them: {why}. "
-                f"{remedy}")
+                f"{remedy}"
+            )
         return needed
 
     return gpu
@@ -210,8 +213,13 @@ def gpu_resources():
 def score_params(suite, methods=()):
     """Options of a scoring job; only its own methods' row caps, so changing one cap reruns one job."""
     caps = config[suite].get("max_rows_per_domain", {})  # dsp has none
-    return dict(max_rows_per_domain={m: caps[m] for m in methods if m in caps}, compute=COMPUTE,
-                reward=config["reward"], format=config["format"], judge=config["judge"])
+    return dict(
+        max_rows_per_domain={m: caps[m] for m in methods if m in caps},
+        compute=COMPUTE,
+        reward=config["reward"],
+        format=config["format"],
+        judge=config["judge"],
+    )
 
 
 # Sources that download: the Hugging Face Hub and pinned files on GitHub.
@@ -222,15 +230,18 @@ def prefetch_outputs():
     """The `prefetch` target: the output of every step that downloads (a model, a data set), so that no later job
     needs the network. The sections' conditions are the Snakefile's (which rule files are included)."""
     outs = [model_dir(m) for m, spec in config["models"].items() if spec["source"] in REMOTE_SOURCES]
-    for name, rule in (("rmbench", "prepare_preferences"), ("dsp", "prepare_dsp"),
-                       ("multifaceted", "prepare_multifaceted")):
+    prepare = {"rmbench": "prepare_preferences", "dsp": "prepare_dsp", "multifaceted": "prepare_multifaceted"}
+    for name, producer in prepare.items():
         if section(name) and config[name]["data"]["source"] in REMOTE_SOURCES:
-            outs.append(output_of(getattr(rules, rule), "rows"))
+            outs.append(output_of(getattr(rules, producer), "rows"))
     if section("rl") and config["rl"]["data"]["source"] in REMOTE_SOURCES:
         outs.append(output_of(rules.prepare_rl_prompts, "rows", policy=config["rl"]["policy"]))
     if section("rl") and section("math_eval"):
-        outs += [output_of(rules.prepare_math_eval, "rows", task=name) for name, spec in math_benchmarks().items()
-                 if spec["source"] in REMOTE_SOURCES]
+        outs += [
+            output_of(rules.prepare_math_eval, "rows", task=name)
+            for name, spec in math_benchmarks().items()
+            if spec["source"] in REMOTE_SOURCES
+        ]
     return outs
 
 
@@ -252,7 +263,8 @@ def all_outputs():
             outs += outputs_of(rules.plot_sharpening, policy=policy)
         if section("math_eval"):
             outs += outputs_of(rules.make_table3, "csv", "md", policy=policy)
-            outs += outputs_of(rules.plot_table3, policy=policy) + outputs_of(rules.make_table3, "examples", policy=policy)
+            outs += outputs_of(rules.plot_table3, policy=policy)
+            outs += outputs_of(rules.make_table3, "examples", policy=policy)
     if section("rmbench") and section("analysis"):
         outs += outputs_of(rules.make_ablations, model=MODEL)
         outs += outputs_of(rules.analyze_length, "csv", "md", "png", model=MODEL)

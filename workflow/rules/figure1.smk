@@ -40,10 +40,18 @@ rule make_figure1:
     input:
         metrics=outputs_of(rules.compute_multifaceted_metrics, method=config["multifaceted"]["methods"]),
     output:
-        csv=report(f"{OUT}/multifaceted/{{model}}/figure1.csv", caption="../report/figure1.rst",
-                   category="Figure 1: Multifaceted", labels={"table": "Figure 1 data", "format": "CSV"}),
-        md=report(f"{OUT}/multifaceted/{{model}}/figure1.md", caption="../report/figure1.rst",
-                  category="Figure 1: Multifaceted", labels={"table": "Figure 1 data", "format": "Markdown"}),
+        csv=report(
+            f"{OUT}/multifaceted/{{model}}/figure1.csv",
+            caption="../report/figure1.rst",
+            category="Figure 1: Multifaceted",
+            labels={"table": "Figure 1 data", "format": "CSV"},
+        ),
+        md=report(
+            f"{OUT}/multifaceted/{{model}}/figure1.md",
+            caption="../report/figure1.rst",
+            category="Figure 1: Multifaceted",
+            labels={"table": "Figure 1 data", "format": "Markdown"},
+        ),
     params:
         methods=config["multifaceted"]["methods"],
         data=config["multifaceted"]["data"],
@@ -59,8 +67,12 @@ rule plot_figure1:
     input:
         csv=output_of(rules.make_figure1, "csv"),
     output:
-        report(f"{OUT}/multifaceted/{{model}}/figure1.png", caption="../report/figure1_figure.rst",
-               category="Figure 1: Multifaceted", labels={"figure": "Figure 1 (bars)"}),
+        report(
+            f"{OUT}/multifaceted/{{model}}/figure1.png",
+            caption="../report/figure1_figure.rst",
+            category="Figure 1: Multifaceted",
+            labels={"figure": "Figure 1 (bars)"},
+        ),
     log:
         f"logs/plot_figure1/{RUN}-{{model}}.log",
     conda:

@@ -6,12 +6,12 @@ rule prepare_model:
         directory("results/models/{model}"),
     params:
         spec=lambda wc: model_spec(wc.model),
+    resources:
+        mem_mb=lambda wc: 40000 if config["models"][wc.model]["source"] == "hub" else 4000,
     log:
         "logs/prepare_model/{model}.log",
     benchmark:
         "benchmarks/prepare_model/{model}.tsv"
-    resources:
-        mem_mb=lambda wc: 40000 if config["models"][wc.model]["source"] == "hub" else 4000,
     conda:
         model_env
     script:

@@ -38,8 +38,9 @@ rule train_rl:
         compute=COMPUTE,
         reward=config["reward"],
         format=config["format"],
-        accelerate_config=os.path.join(workflow.basedir, RL["accelerate_config"])
-        if RL["launcher"] == "accelerate" else None,
+        accelerate_config=(
+            os.path.join(workflow.basedir, RL["accelerate_config"]) if RL["launcher"] == "accelerate" else None
+        ),
     threads: COMPUTE["threads"]
     resources:
         # GPUs of the RL job: rl.gpus at paper scale (one node, accelerate), none on the embedded default
@@ -50,7 +51,8 @@ rule train_rl:
             "the batch is rl.per_device_batch x rl.gradient_accumulation x GPUs",
             f"Pass --resources gpu={RL['gpus']} on a node with {RL['gpus']} GPUs or use the SLURM profile "
             "(docs/cluster.md); lower rl.gpus only if fewer GPUs hold the model (it also shrinks the batch); or "
-            "leave RL out by naming the outputs you want as targets."),
+            "leave RL out by naming the outputs you want as targets.",
+        ),
         mem_mb=RL["mem_mb"],
         runtime=RL["runtime_min"],
     log:
@@ -67,8 +69,12 @@ rule plot_training_curves:
     input:
         log_table=rules.train_rl.output.log_table,
     output:
-        report(f"{OUT}/rl/{{policy}}/training_curves.png", caption="../report/training_curves.rst",
-               category="Table 3: RL on the endogenous reward", labels={"figure": "training curves"}),
+        report(
+            f"{OUT}/rl/{{policy}}/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="Table 3: RL on the endogenous reward",
+            labels={"figure": "training curves"},
+        ),
     params:
         algorithm=RL["algorithm"],
     log:
@@ -89,11 +95,18 @@ rule measure_sharpening:
     output:
         json=f"{OUT}/rl/{{policy}}/sharpening.json",
         samples=f"{OUT}/rl/{{policy}}/sharpening_samples.jsonl",
-        csv=report(f"{OUT}/rl/{{policy}}/sharpening.csv", caption="../report/sharpening.rst",
-                   category="Table 3: RL on the endogenous reward", labels={"table": "sharpening", "format": "CSV"}),
-        md=report(f"{OUT}/rl/{{policy}}/sharpening.md", caption="../report/sharpening.rst",
-                  category="Table 3: RL on the endogenous reward",
-                  labels={"table": "sharpening", "format": "Markdown"}),
+        csv=report(
+            f"{OUT}/rl/{{policy}}/sharpening.csv",
+            caption="../report/sharpening.rst",
+            category="Table 3: RL on the endogenous reward",
+            labels={"table": "sharpening", "format": "CSV"},
+        ),
+        md=report(
+            f"{OUT}/rl/{{policy}}/sharpening.md",
+            caption="../report/sharpening.rst",
+            category="Table 3: RL on the endogenous reward",
+            labels={"table": "sharpening", "format": "Markdown"},
+        ),
     params:
         sharpening=RL.get("sharpening"),
         rl={k: RL[k] for k in ("temperature", "beta", "max_completion_length", "dtype", "reward_model")},
@@ -118,8 +131,12 @@ rule plot_sharpening:
     input:
         json=rules.measure_sharpening.output.json,
     output:
-        report(f"{OUT}/rl/{{policy}}/sharpening.png", caption="../report/sharpening_figure.rst",
-               category="Table 3: RL on the endogenous reward", labels={"figure": "sharpening"}),
+        report(
+            f"{OUT}/rl/{{policy}}/sharpening.png",
+            caption="../report/sharpening_figure.rst",
+            category="Table 3: RL on the endogenous reward",
+            labels={"figure": "sharpening"},
+        ),
     log:
         f"logs/plot_sharpening/{RUN}-{{policy}}.log",
     conda:

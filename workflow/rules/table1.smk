@@ -37,10 +37,18 @@ rule make_table1:
     input:
         metrics=outputs_of(rules.compute_rmbench_metrics, method=config["rmbench"]["methods"]),
     output:
-        csv=report(f"{OUT}/rmbench/{{model}}/table1.csv", caption="../report/table1.rst", category="Table 1: RM-Bench",
-                   labels={"table": "Table 1", "format": "CSV"}),
-        md=report(f"{OUT}/rmbench/{{model}}/table1.md", caption="../report/table1.rst", category="Table 1: RM-Bench",
-                  labels={"table": "Table 1", "format": "Markdown"}),
+        csv=report(
+            f"{OUT}/rmbench/{{model}}/table1.csv",
+            caption="../report/table1.rst",
+            category="Table 1: RM-Bench",
+            labels={"table": "Table 1", "format": "CSV"},
+        ),
+        md=report(
+            f"{OUT}/rmbench/{{model}}/table1.md",
+            caption="../report/table1.rst",
+            category="Table 1: RM-Bench",
+            labels={"table": "Table 1", "format": "Markdown"},
+        ),
     params:
         methods=config["rmbench"]["methods"],
         data=config["rmbench"]["data"],
@@ -56,8 +64,12 @@ rule plot_table1:
     input:
         csv=output_of(rules.make_table1, "csv"),
     output:
-        report(f"{OUT}/rmbench/{{model}}/table1.png", caption="../report/table1_figure.rst",
-               category="Table 1: RM-Bench", labels={"figure": "Table 1 (bars)"}),
+        report(
+            f"{OUT}/rmbench/{{model}}/table1.png",
+            caption="../report/table1_figure.rst",
+            category="Table 1: RM-Bench",
+            labels={"figure": "Table 1 (bars)"},
+        ),
     log:
         f"logs/plot_table1/{RUN}-{{model}}.log",
     conda:

@@ -49,10 +49,18 @@ rule make_table2:
         scores=rules.score_dsp.output[0],
     output:
         metrics=f"{OUT}/dsp/{{model}}/metrics.json",
-        csv=report(f"{OUT}/dsp/{{model}}/table2.csv", caption="../report/table2.rst", category="Table 2: DSP",
-                   labels={"table": "Table 2", "format": "CSV"}),
-        md=report(f"{OUT}/dsp/{{model}}/table2.md", caption="../report/table2.rst", category="Table 2: DSP",
-                  labels={"table": "Table 2", "format": "Markdown"}),
+        csv=report(
+            f"{OUT}/dsp/{{model}}/table2.csv",
+            caption="../report/table2.rst",
+            category="Table 2: DSP",
+            labels={"table": "Table 2", "format": "CSV"},
+        ),
+        md=report(
+            f"{OUT}/dsp/{{model}}/table2.md",
+            caption="../report/table2.rst",
+            category="Table 2: DSP",
+            labels={"table": "Table 2", "format": "Markdown"},
+        ),
     params:
         data=config["dsp"]["data"],
     log:
@@ -67,8 +75,12 @@ rule plot_dsp_matrix:
     input:
         metrics=rules.make_table2.output.metrics,
     output:
-        report(f"{OUT}/dsp/{{model}}/table2.png", caption="../report/table2_figure.rst", category="Table 2: DSP",
-               labels={"figure": "Table 2 heatmaps"}),
+        report(
+            f"{OUT}/dsp/{{model}}/table2.png",
+            caption="../report/table2_figure.rst",
+            category="Table 2: DSP",
+            labels={"figure": "Table 2 heatmaps"},
+        ),
     params:
         data=config["dsp"]["data"],
     log:

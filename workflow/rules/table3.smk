@@ -59,9 +59,11 @@ rule sample_math:
     params:
         tasks=list(math_benchmarks()),
         opts=lambda wc: eval_opts(limit=control_limit(), batch_size=CONTROLS["batch_size"] or MATH["batch_size"]),
-        sampling=lambda wc: {"temperature": control_temperatures()[wc.temperature], "seed": CONTROLS["seed"],
-                             "samples": CONTROLS["samples"] if wc.temperature == RL_TEMPERATURE
-                             else CONTROLS["low_samples"]},
+        sampling=lambda wc: {
+            "temperature": control_temperatures()[wc.temperature],
+            "seed": CONTROLS["seed"],
+            "samples": CONTROLS["samples"] if wc.temperature == RL_TEMPERATURE else CONTROLS["low_samples"],
+        },
     threads: COMPUTE["threads"]
     resources:
         **gpu_resources(),
@@ -113,13 +115,25 @@ rule make_table3:
         log_table=rules.train_rl.output.log_table,
         prompts_meta=rules.prepare_rl_prompts.output.meta,
     output:
-        csv=report(f"{OUT}/math/{{policy}}/table3.csv", caption="../report/table3.rst",
-                   category="Table 3: RL on the endogenous reward", labels={"table": "Table 3", "format": "CSV"}),
-        md=report(f"{OUT}/math/{{policy}}/table3.md", caption="../report/table3.rst",
-                  category="Table 3: RL on the endogenous reward", labels={"table": "Table 3", "format": "Markdown"}),
+        csv=report(
+            f"{OUT}/math/{{policy}}/table3.csv",
+            caption="../report/table3.rst",
+            category="Table 3: RL on the endogenous reward",
+            labels={"table": "Table 3", "format": "CSV"},
+        ),
+        md=report(
+            f"{OUT}/math/{{policy}}/table3.md",
+            caption="../report/table3.rst",
+            category="Table 3: RL on the endogenous reward",
+            labels={"table": "Table 3", "format": "Markdown"},
+        ),
         paired=f"{OUT}/math/{{policy}}/table3_paired.csv",
-        examples=report(f"{OUT}/math/{{policy}}/examples.md", caption="../report/examples.rst",
-                        category="Table 3: RL on the endogenous reward", labels={"table": "Appendix E examples"}),
+        examples=report(
+            f"{OUT}/math/{{policy}}/examples.md",
+            caption="../report/examples.rst",
+            category="Table 3: RL on the endogenous reward",
+            labels={"table": "Appendix E examples"},
+        ),
     params:
         examples=MATH["examples"],
         rl_temperature=float(config["rl"]["temperature"]),
@@ -136,8 +150,12 @@ rule plot_table3:
         csv=output_of(rules.make_table3, "csv"),
         paired=rules.make_table3.output.paired,
     output:
-        report(f"{OUT}/math/{{policy}}/table3.png", caption="../report/table3_figure.rst",
-               category="Table 3: RL on the endogenous reward", labels={"figure": "Table 3 (bars)"}),
+        report(
+            f"{OUT}/math/{{policy}}/table3.png",
+            caption="../report/table3_figure.rst",
+            category="Table 3: RL on the endogenous reward",
+            labels={"figure": "Table 3 (bars)"},
+        ),
     log:
         f"logs/plot_table3/{RUN}-{{policy}}.log",
     conda:
