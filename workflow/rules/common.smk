@@ -4,6 +4,8 @@
 import os
 import re
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from snakemake.exceptions import WorkflowError
 
 from endorm.methods import JUDGE_METHODS, LIKELIHOOD_METHODS  # torch-free: parsed by every job
@@ -42,17 +44,18 @@ def model_spec(key):
 def named_packages(spec):
     """Every `package:` value in a (nested) model or data spec: the distributions it reads."""
     if isinstance(spec, dict):
-        return set().union({spec["package"]} if "package" in spec else set(), *map(named_packages, spec.values()))
+        own = {canonicalize_name(spec["package"])} if "package" in spec else set()
+        return own.union(*map(named_packages, spec.values()))
     if isinstance(spec, list):
         return set().union(*map(named_packages, spec))
     return set()
 
 
 def requirement_names(path):
-    """Distribution names of a requirements file (envs/assets-qwen.txt)."""
+    """Distribution names of a requirements file of the checkout (envs/assets-qwen.txt)."""
     with open(os.path.join(workflow.basedir, path)) as f:
         lines = [line.split("#")[0].strip() for line in f]
-    return {re.split(r"[=<>~!\[ ]", line)[0] for line in lines if line}
+    return {canonicalize_name(Requirement(line).name) for line in lines if line}
 
 
 def model_env(wc):
