@@ -130,6 +130,15 @@ def output_of(rule, name=0, **wildcards):
     return path
 
 
+# The rule that writes each data set's rows, by config section.
+PREPARE = {"rmbench": "prepare_preferences", "dsp": "prepare_dsp", "multifaceted": "prepare_multifaceted"}
+
+
+def suite_rows(wc):
+    """The preference rows a scoring job reads: the output of its suite's prepare rule."""
+    return output_of(getattr(rules, PREPARE[wc.suite]), "rows")
+
+
 def scores_of(suite, method="{method}", model="{model}"):
     """A preference suite's scores file (its provenance beside it, `.meta.json`): written by score_likelihood (three
     methods at once) and score_judge (one judge), so no single rule's output names it."""
@@ -233,8 +242,7 @@ def prefetch_outputs():
     """The `prefetch` target: the output of every step that downloads (a model, a data set), so that no later job
     needs the network. The sections' conditions are the Snakefile's (which rule files are included)."""
     outs = [model_dir(m) for m, spec in config["models"].items() if spec["source"] in REMOTE_SOURCES]
-    prepare = {"rmbench": "prepare_preferences", "dsp": "prepare_dsp", "multifaceted": "prepare_multifaceted"}
-    for name, producer in prepare.items():
+    for name, producer in PREPARE.items():
         if section(name) and config[name]["data"]["source"] in REMOTE_SOURCES:
             outs.append(output_of(getattr(rules, producer), "rows"))
     if section("rl") and config["rl"]["data"]["source"] in REMOTE_SOURCES:

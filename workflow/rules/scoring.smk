@@ -6,7 +6,7 @@
 rule score_likelihood:
     input:
         model=model_dir("{model}"),
-        pairs=f"{OUT}/{{suite}}/preferences.jsonl",
+        pairs=suite_rows,
     output:
         scores=[scores_of("{suite}", m) for m in LIKELIHOOD_METHODS],
         meta=[f"{scores_of('{suite}', m)}.meta.json" for m in LIKELIHOOD_METHODS],
@@ -30,7 +30,7 @@ rule score_likelihood:
 rule score_judge:
     input:
         model=model_dir("{model}"),
-        pairs=f"{OUT}/{{suite}}/preferences.jsonl",
+        pairs=suite_rows,
     output:
         scores=scores_of("{suite}", "{judge}"),
         meta=f"{scores_of('{suite}', '{judge}')}.meta.json",
