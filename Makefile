@@ -13,7 +13,7 @@ CONFIG_ARG := $(if $(filter config/config.yaml,$(CONFIG)),,--configfile $(CONFIG
 QWEN_CONFIGS := config/qwen.yaml config/rehearsal.yaml config/rehearsal-gpu.yaml
 NEEDS_QWEN := $(if $(filter $(QWEN_CONFIGS),$(CONFIG)),$(QWEN_STAMP))
 
-.PHONY: run test setup report dry-run prefetch clean
+.PHONY: run test test-fast lint setup report dry-run prefetch clean
 
 $(STAMP): envs/requirements.txt envs/assets.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ run: $(STAMP) $(NEEDS_QWEN)
 
 test: $(STAMP) $(QWEN_STAMP)
 	$(BIN)/python -m pytest -q
+
+# the suite without the end-to-end runs (pytest -m slow: the workflow, its resumption, SLURM, the rehearsal)
+test-fast: $(STAMP) $(QWEN_STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# the workflow's own checks: Snakemake's linter and the rule files' format (pyproject.toml [tool.snakefmt])
+lint: $(STAMP)
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check .
 
 report: $(STAMP)
 	$(BIN)/snakemake --report report.html $(CONFIG_ARG)

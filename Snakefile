@@ -21,10 +21,18 @@ check_config_files(
 configfile: os.path.join(workflow.basedir, "config/config.yaml")
 
 
+# The checkout that the conda environments' post-deploy scripts install endorm from (`--sdm conda`,
+# workflow/envs/post-deploy.sh): Snakemake runs them in its own working directory, which may be elsewhere.
+os.environ.update(ENDORM_SOURCE=workflow.basedir)
+
+
 # Every problem of the config at once, with key paths and the nearest valid key (endorm.configcheck); then Snakemake
 # fills in the schema's defaults, the one place they live.
-check_config(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"),
-             os.path.join(workflow.basedir, "workflow/lm_eval_tasks"))
+check_config(
+    config,
+    os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"),
+    os.path.join(workflow.basedir, "workflow/lm_eval_tasks"),
+)
 validate(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
 
 
@@ -80,9 +88,9 @@ if section("theory"):
 
 
 rule all:
+    default_target: True
     input:
         all_outputs(),
-    default_target: True
 
 
 # Every model and data set the config downloads (Hub, GitHub), fetched on a machine with network before the compute

@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from endorm.ablations import (ablation_rows, ablation_variants, decision_agreement, rmgap_encode, rmgap_score,
+from endorm.ablations import (ablation_rows, decision_agreement, rmgap_encode, rmgap_score,
                               score_variants)
 from endorm.engine import Scorer
 from endorm.errors import EndormError

@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from endorm.cli import main
 
 
+@pytest.mark.slow  # every benchmark variant, timed for real
 def test_bench_on_tiny_model(tiny_dir, tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "--model", str(tiny_dir), "--rows", "2", "--prompt-tokens", "20",

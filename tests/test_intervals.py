@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from endorm.errors import EndormError
-from endorm.metrics import rmbench_accuracy, rmbench_intervals, row_accuracy, margin_matrix
+from endorm.metrics import rmbench_accuracy, row_accuracy, margin_matrix
 from endorm.promptable import pairwise_accuracy
 from endorm.stats import mcnemar_exact, wilson_interval
 from endorm.table3 import ALL, build_table3, controls_block, paired_rows, per_problem, rate_row

@@ -97,6 +97,7 @@ def test_readme_is_a_front_door():
             assert MODEL in code, f"a snippet names a model other than {MODEL}, which the test maps:\n{code}"
 
 
+@pytest.mark.slow  # the README's commands as real processes (RL training among them)
 @pytest.mark.parametrize("block", SHELL, ids=[f"bash{i}-{program(commands(b)[0])}" for i, b in enumerate(SHELL)])
 def test_readme_shell_snippet_runs(block, tmp_path, tiny_dir):
     cmds = commands(block)

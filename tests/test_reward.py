@@ -200,6 +200,7 @@ def test_empty_response_is_the_end_of_turn_token_alone(tiny):
     assert skipped is None and kept.token_ids == tok("Yes", add_special_tokens=False)["input_ids"]
 
 
+@pytest.mark.slow  # the packaged SmolLM2, converted and run (about a minute)
 def test_real_model_token_rewards_match_logits(smol_dir, capsys):
     """Smoke test on the real packaged model: `endorm token-rewards` equals a direct computation from its logits."""
     import json

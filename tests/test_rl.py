@@ -273,6 +273,7 @@ def test_accelerate_config_of_paper_scale_loads():
     assert str(cfg.distributed_type).endswith("FSDP") and cfg.mixed_precision == "bf16" and cfg.num_machines == 1
 
 
+@pytest.mark.slow  # two processes under torch.distributed
 def test_fsdp_output_projection_gradient_equals_single_process(tmp_path):
     """Two CPU processes (gloo) shard a tiny Llama as workflow/accelerate/fsdp.yaml makes accelerate shard the policy;
     TRL's fused LM head reads `lm_head.weight` without calling `lm_head`, so the FSDP unit holding the output

@@ -521,6 +521,7 @@ def scraped(url: str, name: str, headers: dict | None = None) -> float:
     raise AssertionError(f"{name} not in /metrics")
 
 
+@pytest.mark.slow  # a load test
 def test_load_32_clients_nothing_lost_or_mixed(server, scorer):
     """32 concurrent clients for a bounded time, both protocols mixed; every answer checked against the offline
     engine, every response scored exactly once, and requests merged into shared engine batches."""
@@ -574,6 +575,7 @@ def test_load_32_clients_nothing_lost_or_mixed(server, scorer):
     assert batches < len(answers) / 2, f"{batches} engine batches for {len(answers)} requests: little merging"
 
 
+@pytest.mark.slow  # a real server process, started and stopped
 def test_cli_serve_graceful_shutdown(tiny_dir, scorer, tmp_path):
     """``endorm serve`` in its own process: token from a file, SIGTERM while requests are queued, every one of them
     still answered with the right scores, then a clean exit."""

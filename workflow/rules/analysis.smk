@@ -7,8 +7,8 @@ TOKEN_VIEWS = comparison_names(ANALYSIS["tokens"]["top"], ANALYSIS["tokens"]["bo
 
 rule score_ablations:
     input:
-        model="results/models/{model}",
-        pairs=f"{OUT}/rmbench/preferences.jsonl",
+        model=model_dir("{model}"),
+        pairs=rules.prepare_preferences.output.rows,
     output:
         scores=f"{OUT}/rmbench/{{model}}/analysis/ablation_scores.jsonl",
         meta=f"{OUT}/rmbench/{{model}}/analysis/ablation_scores.jsonl.meta.json",
@@ -27,44 +27,68 @@ rule score_ablations:
     benchmark:
         f"benchmarks/score_ablations/{RUN}-{{model}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/score_ablations.py"
 
 
 rule make_ablations:
     input:
-        scores=f"{OUT}/rmbench/{{model}}/analysis/ablation_scores.jsonl",
-        meta=f"{OUT}/rmbench/{{model}}/analysis/ablation_scores.jsonl.meta.json",
+        scores=rules.score_ablations.output.scores,
+        meta=rules.score_ablations.output.meta,
     output:
-        csv=report(f"{OUT}/rmbench/{{model}}/analysis/ablations.csv", caption="../report/ablations.rst",
-                   category="What drives the endogenous reward", labels={"table": "Ablations", "format": "CSV"}),
-        md=report(f"{OUT}/rmbench/{{model}}/analysis/ablations.md", caption="../report/ablations.rst",
-                  category="What drives the endogenous reward", labels={"table": "Ablations", "format": "Markdown"}),
-        png=report(f"{OUT}/rmbench/{{model}}/analysis/ablations.png", caption="../report/ablations_figure.rst",
-                   category="What drives the endogenous reward", labels={"figure": "Ablations against alpha"}),
+        csv=report(
+            f"{OUT}/rmbench/{{model}}/analysis/ablations.csv",
+            caption="../report/ablations.rst",
+            category="What drives the endogenous reward",
+            labels={"table": "Ablations", "format": "CSV"},
+        ),
+        md=report(
+            f"{OUT}/rmbench/{{model}}/analysis/ablations.md",
+            caption="../report/ablations.rst",
+            category="What drives the endogenous reward",
+            labels={"table": "Ablations", "format": "Markdown"},
+        ),
+        png=report(
+            f"{OUT}/rmbench/{{model}}/analysis/ablations.png",
+            caption="../report/ablations_figure.rst",
+            category="What drives the endogenous reward",
+            labels={"figure": "Ablations against alpha"},
+        ),
     log:
         f"logs/make_ablations/{RUN}-{{model}}.log",
     benchmark:
         f"benchmarks/make_ablations/{RUN}-{{model}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/make_ablations.py"
 
 
 rule analyze_length:
     input:
-        model="results/models/{model}",
-        pairs=f"{OUT}/rmbench/preferences.jsonl",
-        scores=expand(f"{OUT}/rmbench/{{{{model}}}}/scores/{{method}}.jsonl", method=config["rmbench"]["methods"]),
+        model=model_dir("{model}"),
+        pairs=rules.prepare_preferences.output.rows,
+        scores=[scores_of("rmbench", m) for m in config["rmbench"]["methods"]],
     output:
-        csv=report(f"{OUT}/rmbench/{{model}}/analysis/length.csv", caption="../report/length.rst",
-                   category="What drives the endogenous reward", labels={"table": "Length", "format": "CSV"}),
-        md=report(f"{OUT}/rmbench/{{model}}/analysis/length.md", caption="../report/length.rst",
-                  category="What drives the endogenous reward", labels={"table": "Length", "format": "Markdown"}),
-        png=report(f"{OUT}/rmbench/{{model}}/analysis/length.png", caption="../report/length_figure.rst",
-                   category="What drives the endogenous reward", labels={"figure": "Accuracy against length"}),
+        csv=report(
+            f"{OUT}/rmbench/{{model}}/analysis/length.csv",
+            caption="../report/length.rst",
+            category="What drives the endogenous reward",
+            labels={"table": "Length", "format": "CSV"},
+        ),
+        md=report(
+            f"{OUT}/rmbench/{{model}}/analysis/length.md",
+            caption="../report/length.rst",
+            category="What drives the endogenous reward",
+            labels={"table": "Length", "format": "Markdown"},
+        ),
+        png=report(
+            f"{OUT}/rmbench/{{model}}/analysis/length.png",
+            caption="../report/length_figure.rst",
+            category="What drives the endogenous reward",
+            labels={"figure": "Accuracy against length"},
+        ),
         bins=f"{OUT}/rmbench/{{model}}/analysis/length_bins.csv",
         json=f"{OUT}/rmbench/{{model}}/analysis/length.json",
     params:
@@ -76,22 +100,32 @@ rule analyze_length:
     benchmark:
         f"benchmarks/analyze_length/{RUN}-{{model}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/analyze_length.py"
 
 
 rule plot_token_rewards:
     input:
-        model="results/models/{model}",
-        pairs=f"{OUT}/rmbench/preferences.jsonl",
-        scores=f"{OUT}/rmbench/{{model}}/scores/endorm.jsonl",
+        model=model_dir("{model}"),
+        pairs=rules.prepare_preferences.output.rows,
+        scores=scores_of("rmbench", "endorm"),
     output:
-        html=report(f"{OUT}/rmbench/{{model}}/analysis/tokens.html", caption="../report/tokens.rst",
-                    category="What drives the endogenous reward", labels={"page": "Per-token rewards (HTML)"}),
-        pngs=[report(f"{OUT}/rmbench/{{model}}/analysis/tokens/{name}.png", caption="../report/tokens_figure.rst",
-                     category="What drives the endogenous reward", labels={"figure": f"Per-token rewards: {name}"})
-              for name in TOKEN_VIEWS],
+        html=report(
+            f"{OUT}/rmbench/{{model}}/analysis/tokens.html",
+            caption="../report/tokens.rst",
+            category="What drives the endogenous reward",
+            labels={"page": "Per-token rewards (HTML)"},
+        ),
+        pngs=[
+            report(
+                f"{OUT}/rmbench/{{model}}/analysis/tokens/{name}.png",
+                caption="../report/tokens_figure.rst",
+                category="What drives the endogenous reward",
+                labels={"figure": f"Per-token rewards: {name}"},
+            )
+            for name in TOKEN_VIEWS
+        ],
         json=f"{OUT}/rmbench/{{model}}/analysis/tokens.json",
     params:
         tokens=ANALYSIS["tokens"],
@@ -108,6 +142,6 @@ rule plot_token_rewards:
     benchmark:
         f"benchmarks/plot_token_rewards/{RUN}-{{model}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/plot_token_rewards.py"

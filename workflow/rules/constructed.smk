@@ -1,14 +1,13 @@
 # The embedded default's data for Table 2 and Figure 1: no DSP or Multifaceted data installs offline, so the
 # generator answers MT-Bench prompts under each domain system prompt and under persona system messages, the way DSP
 # was built with ChatGPT. Included only when dsp or multifaceted reads `source: constructed`.
-CONSTRUCTED = f"{OUT}/constructed/conditioned_responses.jsonl"
 
 
 rule generate_conditioned_responses:
     input:
-        model=f"results/models/{config['constructed']['generator']}",
+        model=model_dir(config["constructed"]["generator"]),
     output:
-        CONSTRUCTED,
+        f"{OUT}/constructed/conditioned_responses.jsonl",
     params:
         constructed=config["constructed"],
         dsp_prompts=config["dsp"]["system_prompts"] if "dsp" in config else {},
@@ -24,6 +23,6 @@ rule generate_conditioned_responses:
     benchmark:
         f"benchmarks/generate_conditioned_responses/{RUN}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/generate_conditioned_responses.py"

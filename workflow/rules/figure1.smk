@@ -4,7 +4,7 @@
 
 rule prepare_multifaceted:
     input:
-        [CONSTRUCTED] if config["multifaceted"]["data"]["source"] == "constructed" else [],
+        rules.generate_conditioned_responses.output if config["multifaceted"]["data"]["source"] == "constructed" else [],
     output:
         rows=f"{OUT}/multifaceted/preferences.jsonl",
         meta=f"{OUT}/multifaceted/preferences.meta.json",
@@ -17,54 +17,65 @@ rule prepare_multifaceted:
     benchmark:
         f"benchmarks/prepare_multifaceted/{RUN}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/data.yaml"
     script:
         "../scripts/prepare_multifaceted.py"
 
 
 rule compute_multifaceted_metrics:
     input:
-        scores=f"{OUT}/multifaceted/{{model}}/scores/{{method}}.jsonl",
-        meta=f"{OUT}/multifaceted/{{model}}/scores/{{method}}.jsonl.meta.json",
+        scores=scores_of("multifaceted"),
+        meta=f"{scores_of('multifaceted')}.meta.json",
     output:
         f"{OUT}/multifaceted/{{model}}/metrics/{{method}}.json",
     log:
         f"logs/compute_multifaceted_metrics/{RUN}-{{model}}-{{method}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/compute_multifaceted_metrics.py"
 
 
 rule make_figure1:
     input:
-        metrics=expand(f"{OUT}/multifaceted/{{{{model}}}}/metrics/{{method}}.json",
-                       method=config["multifaceted"]["methods"]),
+        metrics=outputs_of(rules.compute_multifaceted_metrics, method=config["multifaceted"]["methods"]),
     output:
-        csv=report(f"{OUT}/multifaceted/{{model}}/figure1.csv", caption="../report/figure1.rst",
-                   category="Figure 1: Multifaceted", labels={"table": "Figure 1 data", "format": "CSV"}),
-        md=report(f"{OUT}/multifaceted/{{model}}/figure1.md", caption="../report/figure1.rst",
-                  category="Figure 1: Multifaceted", labels={"table": "Figure 1 data", "format": "Markdown"}),
+        csv=report(
+            f"{OUT}/multifaceted/{{model}}/figure1.csv",
+            caption="../report/figure1.rst",
+            category="Figure 1: Multifaceted",
+            labels={"table": "Figure 1 data", "format": "CSV"},
+        ),
+        md=report(
+            f"{OUT}/multifaceted/{{model}}/figure1.md",
+            caption="../report/figure1.rst",
+            category="Figure 1: Multifaceted",
+            labels={"table": "Figure 1 data", "format": "Markdown"},
+        ),
     params:
         methods=config["multifaceted"]["methods"],
         data=config["multifaceted"]["data"],
     log:
         f"logs/make_figure1/{RUN}-{{model}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/make_figure1.py"
 
 
 rule plot_figure1:
     input:
-        csv=f"{OUT}/multifaceted/{{model}}/figure1.csv",
+        csv=output_of(rules.make_figure1, "csv"),
     output:
-        report(f"{OUT}/multifaceted/{{model}}/figure1.png", caption="../report/figure1_figure.rst",
-               category="Figure 1: Multifaceted", labels={"figure": "Figure 1 (bars)"}),
+        report(
+            f"{OUT}/multifaceted/{{model}}/figure1.png",
+            caption="../report/figure1_figure.rst",
+            category="Figure 1: Multifaceted",
+            labels={"figure": "Figure 1 (bars)"},
+        ),
     log:
         f"logs/plot_figure1/{RUN}-{{model}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/plot_figure1.py"

@@ -6,13 +6,13 @@ rule prepare_model:
         directory("results/models/{model}"),
     params:
         spec=lambda wc: model_spec(wc.model),
+    resources:
+        mem_mb=lambda wc: 40000 if config["models"][wc.model]["source"] == "hub" else 4000,
     log:
         "logs/prepare_model/{model}.log",
     benchmark:
         "benchmarks/prepare_model/{model}.tsv"
-    resources:
-        mem_mb=lambda wc: 40000 if config["models"][wc.model]["source"] == "hub" else 4000,
     conda:
-        "../../envs/environment.yaml"
+        model_env
     script:
         "../scripts/prepare_model.py"

@@ -19,14 +19,18 @@ if any(arg.startswith("--report") for arg in sys.argv[1:]):
 
 rule write_provenance:
     output:
-        report(f"{OUT}/provenance.md", caption="../report/provenance.rst", category="Provenance",
-               labels={"file": "configuration and software versions"}),
+        report(
+            f"{OUT}/provenance.md",
+            caption="../report/provenance.rst",
+            category="Provenance",
+            labels={"file": "configuration and software versions"},
+        ),
     params:
         # a changed configuration reruns this job
         config_md5=hashlib.md5(json.dumps(config, sort_keys=True).encode()).hexdigest(),
     log:
         f"logs/write_provenance/{RUN}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/provenance.yaml"
     script:
         "../scripts/write_provenance.py"

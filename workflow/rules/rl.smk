@@ -5,7 +5,7 @@ RL = config["rl"]
 
 rule prepare_rl_prompts:
     input:
-        policy="results/models/{policy}",
+        policy=model_dir("{policy}"),
     output:
         rows=f"{OUT}/rl/{{policy}}/prompts.jsonl",
         meta=f"{OUT}/rl/{{policy}}/prompts.meta.json",
@@ -19,16 +19,16 @@ rule prepare_rl_prompts:
     benchmark:
         f"benchmarks/prepare_rl_prompts/{RUN}-{{policy}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/data.yaml"
     script:
         "../scripts/prepare_rl_prompts.py"
 
 
 rule train_rl:
     input:
-        policy="results/models/{policy}",
-        reward_model=lambda wc: f"results/models/{RL['reward_model'] or wc.policy}",
-        prompts=f"{OUT}/rl/{{policy}}/prompts.jsonl",
+        policy=model_dir("{policy}"),
+        reward_model=lambda wc: model_dir(RL["reward_model"] or wc.policy),
+        prompts=rules.prepare_rl_prompts.output.rows,
     output:
         checkpoint=directory(f"{OUT}/rl/{{policy}}/checkpoint"),
         log_table=f"{OUT}/rl/{{policy}}/train_log.csv",
@@ -38,8 +38,9 @@ rule train_rl:
         compute=COMPUTE,
         reward=config["reward"],
         format=config["format"],
-        accelerate_config=os.path.join(workflow.basedir, RL["accelerate_config"])
-        if RL["launcher"] == "accelerate" else None,
+        accelerate_config=(
+            os.path.join(workflow.basedir, RL["accelerate_config"]) if RL["launcher"] == "accelerate" else None
+        ),
     threads: COMPUTE["threads"]
     resources:
         # GPUs of the RL job: rl.gpus at paper scale (one node, accelerate), none on the embedded default
@@ -50,7 +51,8 @@ rule train_rl:
             "the batch is rl.trainer's per_device_train_batch_size x gradient_accumulation_steps x GPUs",
             f"Pass --resources gpu={RL['gpus']} on a node with {RL['gpus']} GPUs or use the SLURM profile "
             "(docs/cluster.md); lower rl.gpus only if fewer GPUs hold the model (it also shrinks the batch); or "
-            "leave RL out by naming the outputs you want as targets."),
+            "leave RL out by naming the outputs you want as targets.",
+        ),
         mem_mb=RL["mem_mb"],
         runtime=RL["runtime_min"],
     log:
@@ -58,23 +60,27 @@ rule train_rl:
     benchmark:
         f"benchmarks/train_rl/{RUN}-{{policy}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/rl.yaml"
     script:
         "../scripts/train_rl.py"
 
 
 rule plot_training_curves:
     input:
-        log_table=f"{OUT}/rl/{{policy}}/train_log.csv",
+        log_table=rules.train_rl.output.log_table,
     output:
-        report(f"{OUT}/rl/{{policy}}/training_curves.png", caption="../report/training_curves.rst",
-               category="Table 3: RL on the endogenous reward", labels={"figure": "training curves"}),
+        report(
+            f"{OUT}/rl/{{policy}}/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="Table 3: RL on the endogenous reward",
+            labels={"figure": "training curves"},
+        ),
     params:
         algorithm=RL["algorithm"],
     log:
         f"logs/plot_training_curves/{RUN}-{{policy}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/plot_training_curves.py"
 
@@ -83,17 +89,24 @@ rule plot_training_curves:
 # frozen initial model, against the initial model sampled at several temperatures on the same RL prompts.
 rule measure_sharpening:
     input:
-        base="results/models/{policy}",
-        checkpoint=f"{OUT}/rl/{{policy}}/checkpoint",
-        prompts=f"{OUT}/rl/{{policy}}/prompts.jsonl",
+        base=model_dir("{policy}"),
+        checkpoint=rules.train_rl.output.checkpoint,
+        prompts=rules.prepare_rl_prompts.output.rows,
     output:
         json=f"{OUT}/rl/{{policy}}/sharpening.json",
         samples=f"{OUT}/rl/{{policy}}/sharpening_samples.jsonl",
-        csv=report(f"{OUT}/rl/{{policy}}/sharpening.csv", caption="../report/sharpening.rst",
-                   category="Table 3: RL on the endogenous reward", labels={"table": "sharpening", "format": "CSV"}),
-        md=report(f"{OUT}/rl/{{policy}}/sharpening.md", caption="../report/sharpening.rst",
-                  category="Table 3: RL on the endogenous reward",
-                  labels={"table": "sharpening", "format": "Markdown"}),
+        csv=report(
+            f"{OUT}/rl/{{policy}}/sharpening.csv",
+            caption="../report/sharpening.rst",
+            category="Table 3: RL on the endogenous reward",
+            labels={"table": "sharpening", "format": "CSV"},
+        ),
+        md=report(
+            f"{OUT}/rl/{{policy}}/sharpening.md",
+            caption="../report/sharpening.rst",
+            category="Table 3: RL on the endogenous reward",
+            labels={"table": "sharpening", "format": "Markdown"},
+        ),
     params:
         sharpening=RL.get("sharpening"),
         rl={
@@ -112,20 +125,24 @@ rule measure_sharpening:
     benchmark:
         f"benchmarks/measure_sharpening/{RUN}-{{policy}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/rl.yaml"
     script:
         "../scripts/measure_sharpening.py"
 
 
 rule plot_sharpening:
     input:
-        json=f"{OUT}/rl/{{policy}}/sharpening.json",
+        json=rules.measure_sharpening.output.json,
     output:
-        report(f"{OUT}/rl/{{policy}}/sharpening.png", caption="../report/sharpening_figure.rst",
-               category="Table 3: RL on the endogenous reward", labels={"figure": "sharpening"}),
+        report(
+            f"{OUT}/rl/{{policy}}/sharpening.png",
+            caption="../report/sharpening_figure.rst",
+            category="Table 3: RL on the endogenous reward",
+            labels={"figure": "sharpening"},
+        ),
     log:
         f"logs/plot_sharpening/{RUN}-{{policy}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/plot_sharpening.py"

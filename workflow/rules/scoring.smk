@@ -5,11 +5,11 @@
 
 rule score_likelihood:
     input:
-        model="results/models/{model}",
-        pairs=f"{OUT}/{{suite}}/preferences.jsonl",
+        model=model_dir("{model}"),
+        pairs=suite_rows,
     output:
-        scores=[f"{OUT}/{{suite}}/{{model}}/scores/{m}.jsonl" for m in LIKELIHOOD_METHODS],
-        meta=[f"{OUT}/{{suite}}/{{model}}/scores/{m}.jsonl.meta.json" for m in LIKELIHOOD_METHODS],
+        scores=[scores_of("{suite}", m) for m in LIKELIHOOD_METHODS],
+        meta=[f"{scores_of('{suite}', m)}.meta.json" for m in LIKELIHOOD_METHODS],
     params:
         methods=list(LIKELIHOOD_METHODS),
         opts=lambda wc: score_params(wc.suite, LIKELIHOOD_METHODS),
@@ -22,18 +22,18 @@ rule score_likelihood:
     benchmark:
         f"benchmarks/score_likelihood/{RUN}-{{suite}}-{{model}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/score_pairs.py"
 
 
 rule score_judge:
     input:
-        model="results/models/{model}",
-        pairs=f"{OUT}/{{suite}}/preferences.jsonl",
+        model=model_dir("{model}"),
+        pairs=suite_rows,
     output:
-        scores=f"{OUT}/{{suite}}/{{model}}/scores/{{judge}}.jsonl",
-        meta=f"{OUT}/{{suite}}/{{model}}/scores/{{judge}}.jsonl.meta.json",
+        scores=scores_of("{suite}", "{judge}"),
+        meta=f"{scores_of('{suite}', '{judge}')}.meta.json",
     params:
         methods=lambda wc: [wc.judge],
         opts=lambda wc: score_params(wc.suite, [wc.judge]),
@@ -46,6 +46,6 @@ rule score_judge:
     benchmark:
         f"benchmarks/score_judge/{RUN}-{{suite}}-{{model}}-{{judge}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/score_pairs.py"

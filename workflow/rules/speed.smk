@@ -5,7 +5,7 @@
 
 rule measure_scoring_speed:
     input:
-        model=f"results/models/{MODEL}",
+        model=model_dir(MODEL),
     output:
         json=f"{OUT}/scoring_speed/{MODEL}.json",
         md=f"{OUT}/scoring_speed/{MODEL}.md",
@@ -19,6 +19,6 @@ rule measure_scoring_speed:
     log:
         f"logs/measure_scoring_speed/{RUN}-{MODEL}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/measure_scoring_speed.py"

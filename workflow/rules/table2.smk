@@ -4,7 +4,7 @@
 
 rule prepare_dsp:
     input:
-        [CONSTRUCTED] if config["dsp"]["data"]["source"] == "constructed" else [],
+        rules.generate_conditioned_responses.output if config["dsp"]["data"]["source"] == "constructed" else [],
     output:
         rows=f"{OUT}/dsp/dsp.json",
         meta=f"{OUT}/dsp/dsp.meta.json",
@@ -15,15 +15,15 @@ rule prepare_dsp:
     benchmark:
         f"benchmarks/prepare_dsp/{RUN}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/data.yaml"
     script:
         "../scripts/prepare_dsp.py"
 
 
 rule score_dsp:
     input:
-        model="results/models/{model}",
-        dsp=f"{OUT}/dsp/dsp.json",
+        model=model_dir("{model}"),
+        dsp=rules.prepare_dsp.output.rows,
     output:
         f"{OUT}/dsp/{{model}}/scores.json",
     params:
@@ -39,41 +39,53 @@ rule score_dsp:
     benchmark:
         f"benchmarks/score_dsp/{RUN}-{{model}}.tsv"
     conda:
-        "../../envs/environment.yaml"
+        "../envs/scoring.yaml"
     script:
         "../scripts/score_dsp.py"
 
 
 rule make_table2:
     input:
-        scores=f"{OUT}/dsp/{{model}}/scores.json",
+        scores=rules.score_dsp.output[0],
     output:
         metrics=f"{OUT}/dsp/{{model}}/metrics.json",
-        csv=report(f"{OUT}/dsp/{{model}}/table2.csv", caption="../report/table2.rst", category="Table 2: DSP",
-                   labels={"table": "Table 2", "format": "CSV"}),
-        md=report(f"{OUT}/dsp/{{model}}/table2.md", caption="../report/table2.rst", category="Table 2: DSP",
-                  labels={"table": "Table 2", "format": "Markdown"}),
+        csv=report(
+            f"{OUT}/dsp/{{model}}/table2.csv",
+            caption="../report/table2.rst",
+            category="Table 2: DSP",
+            labels={"table": "Table 2", "format": "CSV"},
+        ),
+        md=report(
+            f"{OUT}/dsp/{{model}}/table2.md",
+            caption="../report/table2.rst",
+            category="Table 2: DSP",
+            labels={"table": "Table 2", "format": "Markdown"},
+        ),
     params:
         data=config["dsp"]["data"],
     log:
         f"logs/make_table2/{RUN}-{{model}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/make_table2.py"
 
 
 rule plot_dsp_matrix:
     input:
-        metrics=f"{OUT}/dsp/{{model}}/metrics.json",
+        metrics=rules.make_table2.output.metrics,
     output:
-        report(f"{OUT}/dsp/{{model}}/table2.png", caption="../report/table2_figure.rst", category="Table 2: DSP",
-               labels={"figure": "Table 2 heatmaps"}),
+        report(
+            f"{OUT}/dsp/{{model}}/table2.png",
+            caption="../report/table2_figure.rst",
+            category="Table 2: DSP",
+            labels={"figure": "Table 2 heatmaps"},
+        ),
     params:
         data=config["dsp"]["data"],
     log:
         f"logs/plot_dsp_matrix/{RUN}-{{model}}.log",
     conda:
-        "../../envs/environment.yaml"
+        "../envs/tables.yaml"
     script:
         "../scripts/plot_dsp_matrix.py"
