@@ -24,9 +24,9 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
-from endorm.engine import PromptFormat, Scorer  # noqa: E402
-from endorm.reward import RewardOptions, endogenous_score  # noqa: E402
-from endorm.serve import RequestEncoder, ServeLimits, bind, create_app  # noqa: E402
+from endorm.core.engine import PromptFormat, Scorer  # noqa: E402
+from endorm.core.reward import RewardOptions, endogenous_score  # noqa: E402
+from endorm.serve.server import RequestEncoder, ServeLimits, bind, create_app  # noqa: E402
 
 PROMPTS = ["What is two plus two?", "Rate the response on a scale of 1 to 10.", "Which response is better?",
            "Solution: step one, step two.", "Hello world, this is a tiny corpus.", "The mass dimension is -1."]
@@ -641,7 +641,7 @@ def test_batcher_shares_a_prompt_across_requests(scorer):
     shared prefix pass; scores equal the offline engine's."""
     import copy
 
-    from endorm.batcher import Batcher
+    from endorm.serve.batcher import Batcher
 
     spy = copy.copy(scorer)
     groups = []

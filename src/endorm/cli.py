@@ -133,7 +133,7 @@ def add_aggregation_args(p: argparse.ArgumentParser) -> None:
 
 
 def _format(args):
-    from .encoding import PromptFormat
+    from .core.encoding import PromptFormat
 
     return PromptFormat(chat_template=not args.no_chat_template, system_prompt=getattr(args, "system_prompt", None),
                         score_eot=not args.no_score_eot, eot_token=args.eot_token, max_length=args.max_length,
@@ -153,7 +153,7 @@ def _quiet_libraries() -> None:
 def _load(args):
     import torch
 
-    from .loading import load_model
+    from .core.loading import load_model
 
     if getattr(args, "quiet", False):
         _quiet_libraries()
@@ -177,11 +177,11 @@ def _judge_prompts(path: str | None) -> dict:
 
 
 def cmd_score(args) -> None:
-    from .data import first_per_domain, load_pairs, row_names
+    from .data.pairs import first_per_domain, load_pairs, row_names
     from .io import check_outputs
     from .methods import METHODS
-    from .reward import RewardOptions
-    from .scoring import ScoreOptions, score_pairs, write_scores
+    from .core.reward import RewardOptions
+    from .methods.scoring import ScoreOptions, score_pairs, write_scores
 
     methods = args.method.split(",")
     outputs = args.output.split(",")
@@ -216,8 +216,8 @@ def cmd_score(args) -> None:
 
 
 def _check_text_inputs(prompt: str, response: str, system: str | None) -> None:
-    """The command-line prompt and response obey the rules of a pair file's row (see endorm.data)."""
-    from .data import validate_pairs
+    """The command-line prompt and response obey the rules of a pair file's row (see endorm.data.pairs)."""
+    from .data.pairs import validate_pairs
     from .io import check_unicode
 
     where = "token-rewards (--prompt/--response/--system)"
@@ -227,10 +227,10 @@ def _check_text_inputs(prompt: str, response: str, system: str | None) -> None:
 
 
 def cmd_token_rewards(args) -> None:
-    from .engine import Scorer
+    from .core.engine import Scorer
     from .io import check_outputs
-    from .reward import aggregate
-    from .tokenview import response_summary, token_records, token_table
+    from .core.reward import aggregate
+    from .analysis.tokenview import response_summary, token_records, token_table
 
     for response in args.response:
         _check_text_inputs(args.prompt, response, args.system)
@@ -265,7 +265,7 @@ def _write_token_views(args, prompt: str, responses: list[dict]) -> None:
     """--html: one self-contained page; --png: one figure; both the responses' tokens with r_h, log pi and V as heat
     strips under the text, on shared colour scales."""
     from .io import write_text
-    from .tokenview import draw_png, render_html, scales
+    from .analysis.tokenview import draw_png, render_html, scales
 
     sc = scales([r["tokens"] for r in responses])
     intro = [f"model {args.model} ({args.dtype}); alpha {args.alpha:g}; terminal {args.terminal}"]
@@ -282,7 +282,7 @@ def _write_token_views(args, prompt: str, responses: list[dict]) -> None:
 
 def cmd_rmbench_metrics(args) -> None:
     from .io import check_outputs, read_jsonl, write_json
-    from .metrics import rmbench_accuracy
+    from .benchmarks.metrics import rmbench_accuracy
 
     check_outputs([args.output], [args.scores])
     metrics = rmbench_accuracy(read_jsonl(args.scores), args.scores, allow_missing=args.allow_missing)
@@ -319,7 +319,7 @@ def accuracy_table(metrics: dict, source: str) -> str:
 
 def cmd_accuracy(args) -> None:
     from .io import check_outputs, read_jsonl, write_json
-    from .metrics import pair_accuracy
+    from .benchmarks.metrics import pair_accuracy
 
     if args.output:
         check_outputs([args.output], [args.scores])
@@ -336,7 +336,7 @@ def cmd_accuracy(args) -> None:
 
 
 def cmd_prepare_model(args) -> None:
-    from .assets import prepare_model
+    from .data.assets import prepare_model
     from .io import check_outputs
 
     needs = {"package": ("package", "file"), "path": ("path",), "hub": ("id",), "random": ("arch",)}[args.source]
@@ -353,7 +353,7 @@ def cmd_prepare_model(args) -> None:
 
 
 def cmd_bench_stages(args) -> None:
-    from .bench import stage_throughput
+    from .analysis.bench import stage_throughput
     from .io import check_outputs, write_json
 
     if args.output:
@@ -366,7 +366,7 @@ def cmd_bench_stages(args) -> None:
 
 
 def cmd_bench(args) -> None:
-    from .bench import BenchSpec, dumps, run_bench, to_markdown
+    from .analysis.bench import BenchSpec, dumps, run_bench, to_markdown
     from .io import write_text
 
     if bool(args.model) == bool(args.arch):
@@ -516,8 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_prepare_model)
 
-    from .gradercheck import add_subparser as add_grader_check
-    from .serve import add_parsers as add_serve_parsers  # endorm serve, endorm bench-serve
+    from .benchmarks.gradercheck import add_subparser as add_grader_check
+    from .serve.server import add_parsers as add_serve_parsers  # endorm serve, endorm bench-serve
 
     add_grader_check(command)
     add_serve_parsers(command)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .encoding import PromptFormat
-from .reward import RewardOptions
-from .scoring import ScoreOptions
+from .core.encoding import PromptFormat
+from .core.reward import RewardOptions
+from .methods.scoring import ScoreOptions
 
 
 def prompt_format(fmt: dict) -> PromptFormat:
@@ -26,7 +26,7 @@ def load_for_job(path: str, compute: dict, threads: int):
     import torch
 
     from .gpus import claim
-    from .loading import load_model
+    from .core.loading import load_model
 
     torch.set_num_threads(threads)
     if compute["device"] in ("auto", "cuda"):
