@@ -6,8 +6,9 @@ import pytest
 
 from conftest import shared_file
 from endorm.errors import EndormError
-from endorm.benchmarks.promptable import (DSP_DOMAINS, DSP_KEYS, dsp_matrix, dsp_pairs, load_dsp, multifaceted_rows,
-                               pairwise_accuracy, sample_per_source, source_label)
+from endorm.benchmarks.promptable import dsp_matrix, pairwise_accuracy
+from endorm.data.promptable import (DSP_DOMAINS, DSP_KEYS, dsp_pairs, load_dsp, multifaceted_rows, sample_per_source,
+                                    source_label)
 
 
 def dsp_fixture(n=3):
@@ -111,7 +112,8 @@ def test_generation_and_dsp_scoring_on_a_tiny_model(tiny):
     from endorm.core.encoding import PromptFormat
     from conftest import default_config
     from endorm.data.adapters import prepare
-    from endorm.benchmarks.promptable import generate_conditioned, persona_pairs, score_dsp
+    from endorm.benchmarks.promptable import generate_conditioned, score_dsp
+    from endorm.data.promptable import persona_pairs
     from endorm.core.reward import endogenous_score
     from endorm.methods.scoring import ScoreOptions, make_scorer
 
@@ -154,7 +156,7 @@ def odd_dsp_rows():
 
 
 def test_dsp_keeps_empty_responses_and_identical_pairs_and_counts_them(tmp_path, capsys):
-    from endorm.benchmarks.promptable import dsp_stats, log_dsp_stats
+    from endorm.data.promptable import dsp_stats, log_dsp_stats
 
     p = tmp_path / "domain_specific_preference.test.json"
     p.write_text(json.dumps(odd_dsp_rows()))

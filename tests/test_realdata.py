@@ -21,8 +21,8 @@ from endorm.data import manifest
 from endorm.data.pairs import RMBENCH_FILE_DOMAINS, load_rmbench_file, pair_stats, validate_pairs
 from endorm.io import read_json, read_jsonl, read_rows
 from endorm.benchmarks.metrics import DOMAIN_GROUPS, rmbench_accuracy
-from endorm.benchmarks.promptable import (DSP_DOMAINS, dsp_matrix, dsp_pairs, dsp_stats, load_dsp, multifaceted_rows,
-                               pairwise_accuracy)
+from endorm.benchmarks.promptable import dsp_matrix, pairwise_accuracy
+from endorm.data.promptable import DSP_DOMAINS, dsp_pairs, dsp_stats, load_dsp, multifaceted_rows
 
 pytestmark = pytest.mark.realdata
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from endorm.benchmarks import paper  # noqa: E402
 from endorm.io import atomic_path, read_json  # noqa: E402
 from endorm.logs import redirect_to  # noqa: E402
-from endorm.benchmarks.promptable import DSP_LABELS, diagonal_dominance  # noqa: E402
+from endorm.benchmarks.promptable import diagonal_dominance  # noqa: E402
+from endorm.data.promptable import DSP_LABELS  # noqa: E402
 from endorm.tables.table2 import ORDER  # noqa: E402
 from endorm.tables.common import model_label  # noqa: E402
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from endorm.data.adapters import prepare
 from endorm.io import write_json
 from endorm.logs import redirect_to
-from endorm.benchmarks.promptable import dsp_stats, log_dsp_stats
+from endorm.data.promptable import dsp_stats, log_dsp_stats
 
 d = snakemake.params.data
 with redirect_to(snakemake.log[0]):

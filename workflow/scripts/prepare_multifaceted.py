@@ -7,7 +7,7 @@ from endorm.data import pairs
 from endorm.data.adapters import prepare
 from endorm.io import write_json, write_jsonl
 from endorm.logs import redirect_to
-from endorm.benchmarks.promptable import sample_per_source
+from endorm.data.promptable import sample_per_source
 
 d, seed = snakemake.params.data, snakemake.params.seed
 with redirect_to(snakemake.log[0]):

@@ -8,7 +8,8 @@ workflow's ``make_table2`` only reads and writes.
 from __future__ import annotations
 
 from ..benchmarks import paper
-from ..benchmarks.promptable import DSP_LABELS, diagonal_dominance, dsp_matrix
+from ..benchmarks.promptable import diagonal_dominance, dsp_matrix
+from ..data.promptable import DSP_LABELS
 from .common import model_label
 
 ORDER = ("academy", "business", "literature", "entertainment")  # the paper's column order

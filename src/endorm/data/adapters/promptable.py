@@ -1,12 +1,12 @@
 """The promptable reward's data (Table 2, Figure 1): DSP's test file, a Multifaceted Collection split, and the
 embedded default's constructed stand-ins for both (the generator's answers to MT-Bench first turns under each
-system message, :mod:`endorm.benchmarks.promptable`).
+system message, :mod:`endorm.data.promptable`).
 """
 
 from __future__ import annotations
 
 from ...io import require
-from ...benchmarks.promptable import DSP_KEYS, multifaceted_rows, persona_pairs, validate_dsp
+from ..promptable import DSP_KEYS, multifaceted_rows, persona_pairs, validate_dsp
 from . import adapter
 
 
@@ -28,13 +28,13 @@ def dsp_constructed(inputs, r):
 
 @adapter("multifaceted", "pairs")
 def multifaceted(inputs, r):
-    """A Multifaceted Collection split (the DPO/ORPO or the RM shape, :func:`endorm.benchmarks.promptable.multifaceted_rows`)."""
+    """A Multifaceted Collection split (the DPO/ORPO or the RM shape, :func:`endorm.data.promptable.multifaceted_rows`)."""
     return [row for raw in inputs for row in multifaceted_rows(raw.rows(), raw.where)]
 
 
 @adapter("persona-pairs", "pairs")
 def constructed_persona_pairs(inputs, r):
-    """The generator's conditioned responses as Multifaceted-shaped pairs (:func:`endorm.benchmarks.promptable.persona_pairs`);
+    """The generator's conditioned responses as Multifaceted-shaped pairs (:func:`endorm.data.promptable.persona_pairs`);
     options: ``personas`` (name -> system message); the entry's ``personas_per_prompt``."""
     return persona_pairs(inputs[0].rows(), r.options["personas"], r.spec["personas_per_prompt"], r.spec["seed"])
 
