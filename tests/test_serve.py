@@ -387,12 +387,12 @@ def strict(scorer):
 @pytest.fixture
 def no_model(monkeypatch):
     """``endorm serve`` whose model load fails the test: what is refused is refused before it."""
-    import endorm.cli
+    import endorm.options
 
     def load(args):
         raise AssertionError("the model was loaded before the start-up problem was found")
 
-    monkeypatch.setattr(endorm.cli, "_load", load)
+    monkeypatch.setattr(endorm.options, "load_from_args", load)
     monkeypatch.delenv("ENDORM_TOKEN", raising=False)
 
 

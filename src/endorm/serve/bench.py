@@ -15,7 +15,6 @@ wall time; latency percentiles are per request.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
@@ -133,7 +132,7 @@ def run(args) -> dict:
 
     import torch
 
-    from ..cli import _load
+    from ..options import load_from_args
     from ..core.encoding import PromptFormat
     from ..core.engine import Scorer
     from ..core.reward import RewardOptions, endogenous_score
@@ -142,7 +141,7 @@ def run(args) -> dict:
     threads = args.threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     rows = bench_rows(args.rows_file, args.rows, args.max_chars)
-    model, tok = _load(args)
+    model, tok = load_from_args(args)
     reward = RewardOptions()
     scorer = Scorer(model, tok, PromptFormat(chat_template=not args.no_chat_template),
                     max_batch_tokens=args.batch_tokens, progress=False)
@@ -244,39 +243,3 @@ def to_markdown(result: dict) -> str:
                      f"{r['p99_ms']:.0f} | {r['engine_batches']:.0f} | {100 * r['engine_busy']:.0f}% | "
                      f"{r['max_rel_diff_vs_offline']:.1e} |")
     return "\n".join(lines) + "\n"
-
-
-def cmd_bench_serve(args) -> None:
-    from ..io import check_report_outputs, write_text
-
-    if not Path(args.rows_file).is_file():
-        raise EndormError(f"--rows-file {args.rows_file}: no such file (an RM-Bench data/<domain>_filtered.json)")
-    if args.output:
-        md_path = check_report_outputs(args.output, [args.rows_file], folders=[args.model])
-    result = run(args)
-    md = to_markdown(result)
-    print(md)
-    if args.output:
-        write_text(args.output, json.dumps(result, indent=1) + "\n")
-        write_text(md_path, md)
-
-
-def add_parser(command) -> None:
-    """Register ``endorm bench-serve`` (``command(name, **kw)`` makes a subcommand's parser)."""
-    from ..cli import _add_model_args, int_at_least, non_negative_float
-    from ..defaults import DEFAULT_BATCH_TOKENS
-
-    default_rows = os.path.join(os.environ.get("ENDORM_REAL_DATA", "data"), "rm-bench", "data", "chat_filtered.json")
-    p = command("bench-serve", help="server throughput and latency at 1, 8, 32 clients vs the offline engine")
-    _add_model_args(p)
-    p.add_argument("--no-chat-template", action="store_true")
-    p.add_argument("--rows-file", default=default_rows, help="an RM-Bench data file (default: $ENDORM_REAL_DATA's chat)")
-    p.add_argument("--rows", type=int_at_least(1), default=16, help="rows (groups of 6 responses)")
-    p.add_argument("--max-chars", type=int_at_least(1), default=600, help="cut each response to this many characters (CPU time)")
-    p.add_argument("--clients", default="1,8,32")
-    p.add_argument("--protocols", default="native,openrlhf")
-    p.add_argument("--repeats", type=int_at_least(1), default=3)
-    p.add_argument("--batch-tokens", type=int_at_least(1), default=DEFAULT_BATCH_TOKENS)
-    p.add_argument("--batch-wait-ms", type=non_negative_float, default=10.0)
-    p.add_argument("--output", default=None, help="JSON file (a Markdown table is written beside it)")
-    p.set_defaults(func=cmd_bench_serve)
