@@ -12,6 +12,9 @@ A model is a source of :mod:`endorm.data.sources` (its block named after its kin
 * ``random``: randomly initialised weights of a paper model's architecture (``RANDOM_ARCHS``), at a chosen depth,
   with a stand-in tokenizer of the real one's size, special tokens and chat template (the paper DAG's dress
   rehearsal, ``config/rehearsal.yaml``; no download). Not the paper's model: nothing it scores means anything.
+
+Over 400 lines on purpose: the four kinds share one way to a finished folder (atomic, provenance beside it); the
+random stand-in's tokenizer (about a quarter) is only ever made here.
 """
 
 from __future__ import annotations
