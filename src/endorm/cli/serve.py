@@ -18,10 +18,11 @@ log = logging.getLogger("endorm.serve")
 
 def cmd_serve(args) -> None:
     try:
-        import fastapi  # noqa: F401
+        import fastapi
         import uvicorn
     except ImportError as exc:
         raise EndormError(f"endorm serve needs the 'serve' extra (pip install 'endorm[serve]'): {exc}") from None
+    del fastapi  # only its presence is checked here; the app imports it
     from ..core.engine import Scorer
     from ..core.reward import RewardOptions
     from ..io import check_outputs

@@ -146,7 +146,7 @@ def normalise_answer(ans: Any, unit: str | None = None) -> str:
         s = _remove_unit(s, unit)
     else:
         # a trailing unit in \text{ ...} after a value (MATH's _remove_right_units: "\text{ inches}^2")
-        t = re.sub(rf"^(.*?\S)\s*(?:\\[,;! ]|~)*\s*(?:\\text|\\mbox)\{{\s+[A-Za-z][A-Za-z .]*\}}(?:\^\{{?\d\}}?)?$",
+        t = re.sub(r"^(.*?\S)\s*(?:\\[,;! ]|~)*\s*(?:\\text|\\mbox)\{\s+[A-Za-z][A-Za-z .]*\}(?:\^\{?\d\}?)?$",
                    r"\1", s)
         if t.strip() and t != s and not re.search(r"\\text|\\mbox", t):
             s = t
