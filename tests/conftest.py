@@ -84,7 +84,7 @@ def tiny_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny(tiny_dir):
-    from endorm.loading import load_model
+    from endorm.core.loading import load_model
 
     return load_model(tiny_dir)
 
@@ -94,7 +94,7 @@ def smol_dir(tmp_path_factory) -> Path:
     """The real embedded model (SmolLM2-135M-Instruct, packaged GGUF), converted once (about 40 s)."""
     if importlib.util.find_spec("gguf") is None:
         pytest.skip("gguf is not installed")
-    from endorm.assets import packaged_file, prepare_model
+    from endorm.data.assets import packaged_file, prepare_model
     from endorm.errors import EndormError
 
     spec = default_config()["models"]["smollm2-135m-instruct"]

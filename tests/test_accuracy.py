@@ -7,7 +7,7 @@ import pytest
 
 from endorm.cli import main
 from endorm.io import write_jsonl
-from endorm.metrics import pair_accuracy, rmbench_accuracy
+from endorm.benchmarks.metrics import pair_accuracy, rmbench_accuracy
 from endorm.stats import bootstrap_mean_interval, wilson_interval
 
 PLAIN = [  # reward-bench style: one chosen, one rejected

@@ -8,12 +8,12 @@ import re
 import pytest
 import torch
 
-from endorm.ablations import (ablation_rows, decision_agreement, rmgap_encode, rmgap_score,
+from endorm.analysis.ablations import (ablation_rows, decision_agreement, rmgap_encode, rmgap_score,
                               score_variants)
-from endorm.engine import Scorer
+from endorm.core.engine import Scorer
 from endorm.errors import EndormError
-from endorm.lengths import bin_labels, comparisons, length_scores, length_summary, response_lengths
-from endorm.tokenview import (comparison_names, draw_png, render_html, scales, select_comparisons, token_records,
+from endorm.analysis.lengths import bin_labels, comparisons, length_scores, length_summary, response_lengths
+from endorm.analysis.tokenview import (comparison_names, draw_png, render_html, scales, select_comparisons, token_records,
                               token_texts)
 from test_reward import brute_force
 

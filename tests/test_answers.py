@@ -1,11 +1,11 @@
-"""Grading a math answer (endorm.answers): the answer extracted from a generation, the equivalences the grader
+"""Grading a math answer (endorm.data.answers): the answer extracted from a generation, the equivalences the grader
 accepts and refuses (both ways), decimal golds, the notation-only normalisation."""
 
 from __future__ import annotations
 
 import pytest
 
-from endorm import answers
+from endorm.data import answers
 
 pytest.importorskip("math_verify")
 

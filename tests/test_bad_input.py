@@ -431,7 +431,7 @@ def test_empty_responses_are_counted_and_reported_once(tiny_dir, tmp_path, caplo
 def test_max_length_above_the_context_is_capped_with_a_warning(tiny, caplog):
     import logging
 
-    from endorm.encoding import PromptEncoder, PromptFormat
+    from endorm.core.encoding import PromptEncoder, PromptFormat
 
     caplog.set_level(logging.WARNING)
     encoder = PromptEncoder(tiny[1], PromptFormat(max_length=1000), model_max_length=64)

@@ -2,10 +2,10 @@
 
 import pytest
 
-from endorm.baselines import pairwise_margin, parse_pairwise, parse_pointwise
-from endorm.encoding import PromptFormat
-from endorm.engine import Scorer
-from endorm.scoring import ScoreOptions, score_pairs
+from endorm.methods.baselines import pairwise_margin, parse_pairwise, parse_pointwise
+from endorm.core.encoding import PromptFormat
+from endorm.core.engine import Scorer
+from endorm.methods.scoring import ScoreOptions, score_pairs
 
 ROWS = [
     {"id": 1, "prompt": "What is two plus two?", "chosen": ["Four.", "The answer is 4.", "**4**"],

@@ -9,10 +9,12 @@ import math
 import pytest
 import torch
 
-from endorm import controls, lmeval, mathdata, sharpening
+from endorm.benchmarks import lmeval
+from endorm.data import mathdata
+from endorm.rl import controls, sharpening
 from endorm.errors import EndormError
 from endorm.io import write_jsonl
-from endorm.reward import RewardOptions
+from endorm.core.reward import RewardOptions
 
 
 # ----- best-of-N ---------------------------------------------------------------------------------------------------
@@ -65,7 +67,7 @@ def test_best_of_n_refuses_incomplete_or_greedy_records():
 
 def test_score_generations_is_the_engine_reward(tiny):
     from endorm.api import EndogenousReward
-    from endorm.engine import Scorer
+    from endorm.core.engine import Scorer
 
     model, tok = tiny
     scorer = Scorer(model, tok, progress=False)
@@ -128,7 +130,7 @@ def test_sampled_lm_eval_run_on_the_tiny_model(tiny_dir, rows, tmp_path):
 
 # ----- sharpening: entropy and log-likelihood against a direct computation ------------------------------------
 def test_sampled_entropy_and_base_loglik_match_a_direct_computation(tiny):
-    from endorm.engine import Scorer
+    from endorm.core.engine import Scorer
 
     model, tok = tiny
     scorer = Scorer(model, tok, progress=False)

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import default_config, shared_file
-from endorm.data import load_pairs, load_rmbench_file, pair_stats, prepare_preferences, validate_pairs
+from endorm.data.pairs import load_pairs, load_rmbench_file, pair_stats, prepare_preferences, validate_pairs
 from endorm.errors import EndormError
 from endorm.io import read_jsonl, write_jsonl
 
@@ -56,7 +56,7 @@ def test_rmbench_adapter_on_real_rows(name, domain):
 
 def load_rmbench_file_as(path, name):
     """The samples are named `<name>.sample.json`; the released files `<name>.json`."""
-    from endorm.data import RMBENCH_FILE_DOMAINS, rmbench_rows
+    from endorm.data.pairs import RMBENCH_FILE_DOMAINS, rmbench_rows
     from endorm.io import read_rows
 
     assert load_rmbench_file(path)  # the stem before the first dot is the released name
@@ -100,7 +100,7 @@ def test_embedded_preferences_are_deterministic_and_rmbench_shaped(tmp_path):
 
 
 def test_download_checks_the_checksum(tmp_path):
-    from endorm.sources import download, sha256
+    from endorm.data.sources import download, sha256
 
     src = tmp_path / "src.json"
     src.write_text('[{"query": "q"}]')
@@ -125,7 +125,7 @@ def odd_rmbench_rows():
 
 
 def test_empty_responses_and_identical_pairs_are_kept_and_counted(capsys):
-    from endorm.data import log_pair_stats
+    from endorm.data.pairs import log_pair_stats
 
     rows = validate_pairs(odd_rmbench_rows(), "chat sample")
     assert len(rows) == 2 and rows[0]["chosen"][1] == ""
@@ -145,9 +145,9 @@ def test_an_empty_response_is_scored_or_loses(tiny, score_eot):
     """score_eot on: the empty response is the end-of-turn token alone; off: no score, its comparisons lose."""
     import math
 
-    from endorm.encoding import PromptFormat
-    from endorm.metrics import margin_matrix, row_accuracy
-    from endorm.scoring import ScoreOptions, score_pairs
+    from endorm.core.encoding import PromptFormat
+    from endorm.benchmarks.metrics import margin_matrix, row_accuracy
+    from endorm.methods.scoring import ScoreOptions, score_pairs
 
     model, tok = tiny
     rows = [{"id": "r", "prompt": "What is two plus two?", "domain": "chat", "system": None,
@@ -170,7 +170,7 @@ def test_an_empty_response_is_scored_or_loses(tiny, score_eot):
 
 
 def test_manifest_counts_and_hashes(tmp_path):
-    from endorm.manifest import MANIFEST, ManifestMismatch, check, git_blob_id
+    from endorm.data.manifest import MANIFEST, ManifestMismatch, check, git_blob_id
 
     f = tmp_path / "hello.txt"
     f.write_text("hello\n")
@@ -181,7 +181,7 @@ def test_manifest_counts_and_hashes(tmp_path):
     assert check("dsp-test", rows=660, expect={"rows": 660})["checked"]["rows"]["found"] == 660
     assert "rows (no expected count)" in check("dsp-test", rows=660, expect={"rows": None})["not_checked"]
     # a local copy of the DSP file with other bytes: the SHA-256 stops it, unless expect says otherwise
-    from endorm.sources import sha256
+    from endorm.data.sources import sha256
 
     with pytest.raises(ManifestMismatch, match=f"SHA-256 of dsp.json .*expected e4aac8fe.*, found {sha256(f)}"):
         check("dsp-test", rows=661, files={"dsp.json": f})
@@ -206,14 +206,14 @@ def test_manifest_counts_and_hashes(tmp_path):
 
 def github_from(monkeypatch, folder):
     """GitHub downloads served from a local folder (the tests do not use the network)."""
-    import endorm.sources
+    import endorm.data.sources
 
-    monkeypatch.setattr(endorm.sources, "github_raw_url", lambda repo, commit, path: (folder / path).as_uri())
+    monkeypatch.setattr(endorm.data.sources, "github_raw_url", lambda repo, commit, path: (folder / path).as_uri())
 
 
 def test_github_files_are_kept_only_if_they_match_their_pins(tmp_path, monkeypatch):
-    from endorm.manifest import RMBENCH_COMMIT, git_blob_id
-    from endorm.sources import fetch
+    from endorm.data.manifest import RMBENCH_COMMIT, git_blob_id
+    from endorm.data.sources import fetch
 
     repo = tmp_path / "repo"
     (repo / "data").mkdir(parents=True)
@@ -241,7 +241,7 @@ def test_github_files_are_kept_only_if_they_match_their_pins(tmp_path, monkeypat
 def test_rmbench_from_github_keeps_only_pinned_downloads(tmp_path, monkeypatch):
     import shutil
 
-    from endorm.manifest import git_blob_id
+    from endorm.data.manifest import git_blob_id
 
     repo = tmp_path / "repo" / "data"
     repo.mkdir(parents=True)

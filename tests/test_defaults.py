@@ -10,16 +10,16 @@ from snakemake.utils import validate
 
 from conftest import ROOT
 from endorm import defaults
-from endorm.ablations import ablation_variants
-from endorm.baselines import generate
-from endorm.cli import _format, build_parser
-from endorm.encoding import PromptFormat
-from endorm.engine import Scorer
-from endorm.lmeval import evaluate, write_task_configs
-from endorm.mathdata import as_prompt, build_prompt, math_lighteval_rows
-from endorm.options import prompt_format, score_options
-from endorm.reward import RewardOptions, aggregate
-from endorm.scoring import ScoreOptions
+from endorm.analysis.ablations import ablation_variants
+from endorm.methods.baselines import generate
+from endorm.cli import build_parser
+from endorm.core.encoding import PromptFormat
+from endorm.core.engine import Scorer
+from endorm.benchmarks.lmeval import evaluate, write_task_configs
+from endorm.data.mathdata import as_prompt, build_prompt, math_lighteval_rows
+from endorm.options import format_from_args, prompt_format, score_options
+from endorm.core.reward import RewardOptions, aggregate
+from endorm.methods.scoring import ScoreOptions
 
 SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
 CONFIG = yaml.safe_load((ROOT / "config/config.yaml").read_text())
@@ -58,7 +58,7 @@ def test_command_line_defaults_are_the_librarys(command):
     argv = [command, "--model", "m"] + (["--input", "i", "--output", "o"] if command == "score" else [])
     args = build_parser().parse_args(argv)
     assert RewardOptions(args.alpha, args.terminal, args.aggregation, args.gamma) == RewardOptions()
-    assert _format(args) == PromptFormat()
+    assert format_from_args(args) == PromptFormat()
     assert args.batch_tokens == ScoreOptions().max_batch_tokens == defaults.DEFAULT_BATCH_TOKENS
     assert args.dtype == filled(compute={})["compute"]["dtype"]
     if command == "score":

@@ -1,9 +1,9 @@
-"""Continuous-batching generation (endorm.generation) against transformers' generate, and its lm-eval wiring."""
+"""Continuous-batching generation (endorm.core.generation) against transformers' generate, and its lm-eval wiring."""
 
 import pytest
 import torch
 
-from endorm.generation import generate_many
+from endorm.core.generation import generate_many
 
 TEXTS = ["Hello world", "The answer is 42. Final", "Yes", "Rate the response on a scale of 1 to", "Hello world",
          "What is two plus two?"]
@@ -85,7 +85,7 @@ def test_lm_eval_model_generate_equals_hflm(tiny_dir):
     """The lm-eval seam: the continuous model's _model_generate returns what HFLM's returns (greedy)."""
     from lm_eval.models.huggingface import HFLM
 
-    from endorm.lmeval import continuous_hflm
+    from endorm.benchmarks.lmeval import continuous_hflm
 
     fast = continuous_hflm(pretrained=str(tiny_dir), dtype="float32", max_batch=2, device="cpu")
     plain = HFLM(pretrained=fast.model, tokenizer=fast.tokenizer, batch_size=4, device="cpu")

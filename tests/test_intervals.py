@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from endorm.errors import EndormError
-from endorm.metrics import rmbench_accuracy, row_accuracy, margin_matrix
-from endorm.promptable import pairwise_accuracy
+from endorm.benchmarks.metrics import rmbench_accuracy, row_accuracy, margin_matrix
+from endorm.benchmarks.promptable import pairwise_accuracy
 from endorm.stats import mcnemar_exact, wilson_interval
-from endorm.table3 import ALL, build_table3, controls_block, paired_rows, per_problem, rate_row
-from endorm.tables import INTERVALS, to_csv, to_markdown
+from endorm.tables.table3 import ALL, build_table3, controls_block, paired_rows, per_problem, rate_row
+from endorm.tables.common import INTERVALS, to_csv, to_markdown
 
 
 def rm_rows(n, seed=0, domains=("chat", "math", "safety-refuse")):

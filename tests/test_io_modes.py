@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from endorm.assets import prepare_model
+from endorm.data.assets import prepare_model
 from endorm.cli import main
 from endorm.io import apply_umask, atomic_paths, umask, write_json, write_jsonl, write_text
 

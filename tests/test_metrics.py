@@ -5,7 +5,7 @@ import math
 import pytest
 
 from endorm.errors import EndormError
-from endorm.metrics import rmbench_accuracy, row_accuracy
+from endorm.benchmarks.metrics import rmbench_accuracy, row_accuracy
 
 
 def row(chosen, rejected, domain="chat", rid=0):

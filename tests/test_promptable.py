@@ -6,8 +6,9 @@ import pytest
 
 from conftest import shared_file
 from endorm.errors import EndormError
-from endorm.promptable import (DSP_DOMAINS, DSP_KEYS, dsp_matrix, dsp_pairs, load_dsp, multifaceted_rows,
-                               pairwise_accuracy, sample_per_source, source_label)
+from endorm.benchmarks.promptable import dsp_matrix, pairwise_accuracy
+from endorm.data.promptable import (DSP_DOMAINS, DSP_KEYS, dsp_pairs, load_dsp, multifaceted_rows, sample_per_source,
+                                    source_label)
 
 
 def dsp_fixture(n=3):
@@ -108,12 +109,13 @@ def test_sample_per_source_is_seeded():
 
 
 def test_generation_and_dsp_scoring_on_a_tiny_model(tiny):
-    from endorm.encoding import PromptFormat
+    from endorm.core.encoding import PromptFormat
     from conftest import default_config
-    from endorm.adapters import prepare
-    from endorm.promptable import generate_conditioned, persona_pairs, score_dsp
-    from endorm.reward import endogenous_score
-    from endorm.scoring import ScoreOptions, make_scorer
+    from endorm.data.adapters import prepare
+    from endorm.benchmarks.promptable import generate_conditioned, score_dsp
+    from endorm.data.promptable import persona_pairs
+    from endorm.core.reward import endogenous_score
+    from endorm.methods.scoring import ScoreOptions, make_scorer
 
     model, tok = tiny
     prompts, _ = prepare(default_config()["constructed"]["prompts"], "prompts", None, key="constructed.prompts",
@@ -154,7 +156,7 @@ def odd_dsp_rows():
 
 
 def test_dsp_keeps_empty_responses_and_identical_pairs_and_counts_them(tmp_path, capsys):
-    from endorm.promptable import dsp_stats, log_dsp_stats
+    from endorm.data.promptable import dsp_stats, log_dsp_stats
 
     p = tmp_path / "domain_specific_preference.test.json"
     p.write_text(json.dumps(odd_dsp_rows()))
@@ -206,7 +208,7 @@ def card_shaped_multifaceted():
 
 
 def test_multifaceted_card_shapes_end_to_end():
-    from endorm.data import pair_stats, validate_pairs
+    from endorm.data.pairs import pair_stats, validate_pairs
 
     dpo, rm = card_shaped_multifaceted()
     for raw, sources in ((dpo, 5), (rm, 1)):
@@ -234,9 +236,9 @@ def test_multifaceted_reads_the_janus_dpo_config_names():
 
 @pytest.mark.parametrize("score_eot", [True, False])
 def test_dsp_scoring_of_an_empty_response(tiny, score_eot):
-    from endorm.encoding import PromptFormat
-    from endorm.promptable import score_dsp
-    from endorm.scoring import ScoreOptions
+    from endorm.core.encoding import PromptFormat
+    from endorm.benchmarks.promptable import score_dsp
+    from endorm.methods.scoring import ScoreOptions
 
     model, tok = tiny
     rows = [{"id": 0, "query": "Convert 20 minutes into seconds.",

@@ -1,10 +1,11 @@
-"""Publishing a finished run into the docs (endorm.publish) and the per-stage cost table (endorm.stagestats)."""
+"""Publishing a finished run into the docs (endorm.tables.publish) and the per-stage cost table (endorm.analysis.stagestats)."""
 
 import json
 
 import pytest
 
-from endorm import publish, stagestats
+from endorm.analysis import stagestats
+from endorm.tables import publish
 from endorm.errors import EndormError
 
 TSV = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n{s}\t0:00:10\t{rss}\t1\t1\t1\t0\t0\t50\t{cpu}\n"

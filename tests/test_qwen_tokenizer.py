@@ -11,12 +11,12 @@ import pytest
 import torch
 import yaml
 
-from endorm.assets import (QWEN_DEFAULT_SYSTEM, QWEN_TOKENIZER_SIZE, RANDOM_ARCHS, gguf_tokenizer, packaged_gguf,
+from endorm.data.assets import (QWEN_DEFAULT_SYSTEM, QWEN_TOKENIZER_SIZE, RANDOM_ARCHS, gguf_tokenizer, packaged_gguf,
                            prepare_model, real_qwen_tokenizer)
-from endorm.encoding import PromptEncoder, PromptFormat
+from endorm.core.encoding import PromptEncoder, PromptFormat
 from endorm.errors import EndormError
-from endorm.manifest import packaged_model
-from endorm.sources import package_version
+from endorm.data.manifest import packaged_model
+from endorm.data.sources import package_version
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = yaml.safe_load((ROOT / "config/config.yaml").read_text())["models"]["qwen2.5-coder-0.5b-instruct"]
@@ -131,9 +131,9 @@ class PrefersEndOfTurn(torch.nn.Module):
 
 
 def test_generation_stops_at_the_end_of_turn(tiny_real):
-    from endorm.generation import generate_many
-    from endorm.loading import load_model
-    from endorm.rltrain import stop_on_end_of_turn
+    from endorm.core.generation import generate_many
+    from endorm.core.loading import load_model
+    from endorm.rl.train import stop_on_end_of_turn
 
     out, _ = tiny_real
     model, tok = load_model(out)

@@ -17,12 +17,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from endorm import manifest
-from endorm.data import RMBENCH_FILE_DOMAINS, load_rmbench_file, pair_stats, validate_pairs
+from endorm.data import manifest
+from endorm.data.pairs import RMBENCH_FILE_DOMAINS, load_rmbench_file, pair_stats, validate_pairs
 from endorm.io import read_json, read_jsonl, read_rows
-from endorm.metrics import DOMAIN_GROUPS, rmbench_accuracy
-from endorm.promptable import (DSP_DOMAINS, dsp_matrix, dsp_pairs, dsp_stats, load_dsp, multifaceted_rows,
-                               pairwise_accuracy)
+from endorm.benchmarks.metrics import DOMAIN_GROUPS, rmbench_accuracy
+from endorm.benchmarks.promptable import dsp_matrix, pairwise_accuracy
+from endorm.data.promptable import DSP_DOMAINS, dsp_pairs, dsp_stats, load_dsp, multifaceted_rows
 
 pytestmark = pytest.mark.realdata
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,8 +153,8 @@ def test_dsp_whole_file_and_the_authors_pairs():
 
 
 def test_dsp_row_with_an_empty_response_is_scored(tiny):
-    from endorm.promptable import score_dsp
-    from endorm.scoring import ScoreOptions
+    from endorm.benchmarks.promptable import score_dsp
+    from endorm.methods.scoring import ScoreOptions
 
     rows = load_dsp(dsp_file())
     odd = [r for r in rows if any(not v.strip() for v in r["responses"].values())]

@@ -4,7 +4,7 @@ Layout of ``$ENDORM_REAL_DATA`` (each top folder has a SOURCE.md naming reposito
 ``qwen2.5-math/evaluation/data/{aime24,amc23,minerva_math,olympiadbench}/test.jsonl`` (QwenLM/Qwen2.5-Math@a45202b),
 ``math500/test.jsonl`` (openai/prm800k's math_splits/test.jsonl, via a pinned public copy) and
 ``math-lighteval/train.jsonl`` (MATH train, 7,500 rows). Skipped, with the reason, when the folder or a file is
-absent. The grader check (endorm.gradercheck) takes about two minutes on the five suites.
+absent. The grader check (endorm.benchmarks.gradercheck) takes about two minutes on the five suites.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ EMPTY_BOX = {"math_lighteval_train": [5529, 5531]}
 
 @pytest.fixture(scope="module")
 def data_dir() -> Path:
-    from endorm.gradercheck import SUITES
+    from endorm.benchmarks.gradercheck import SUITES
 
     root = os.environ.get("ENDORM_REAL_DATA")
     if not root:
@@ -38,7 +38,7 @@ def data_dir() -> Path:
 
 @pytest.mark.parametrize("suite", sorted(ROWS))
 def test_every_row_through_its_adapter(data_dir, suite):
-    from endorm.gradercheck import suite_rows
+    from endorm.benchmarks.gradercheck import suite_rows
 
     rows, dropped, _ = suite_rows(suite, data_dir)
     assert len(rows) + len(dropped) == ROWS[suite]
@@ -49,7 +49,7 @@ def test_every_row_through_its_adapter(data_dir, suite):
 
 
 def test_olympiadbench_golds_rewritten_and_units(data_dir):
-    from endorm.gradercheck import suite_rows
+    from endorm.benchmarks.gradercheck import suite_rows
 
     rows, _, _ = suite_rows("olympiadbench", data_dir)
     assert not any("$" in r["answer"] or r["answer"][-1] in ".,;:" for r in rows)
@@ -86,7 +86,7 @@ def test_math_train_is_the_7500(data_dir):
 
 @pytest.fixture(scope="module")
 def report(data_dir):
-    from endorm.gradercheck import grader_check
+    from endorm.benchmarks.gradercheck import grader_check
 
     return grader_check(data_dir)
 

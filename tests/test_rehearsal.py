@@ -21,7 +21,7 @@ def random_spec(arch, **kw):
 
 @pytest.fixture(scope="module")
 def tiny_random(tmp_path_factory):
-    from endorm.assets import prepare_model
+    from endorm.data.assets import prepare_model
 
     root = tmp_path_factory.mktemp("random")
     out = {}
@@ -64,7 +64,7 @@ def test_random_source_mirrors_qwen_structure(tiny_random):
 def test_random_source_math_arch_and_seed(tiny_random, tmp_path):
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from endorm.assets import prepare_model
+    from endorm.data.assets import prepare_model
 
     path, _ = tiny_random["qwen2.5-math-7b"]
     cfg = AutoConfig.from_pretrained(path)
@@ -84,7 +84,7 @@ def test_random_source_math_arch_and_seed(tiny_random, tmp_path):
 
 
 def test_stand_in_tokenizer_at_qwen_size():
-    from endorm.assets import QWEN_TOKENIZER_SIZE, RANDOM_ARCHS, _chatml, build_stand_in_tokenizer
+    from endorm.data.assets import QWEN_TOKENIZER_SIZE, RANDOM_ARCHS, _chatml, build_stand_in_tokenizer
 
     a = RANDOM_ARCHS["qwen2.5-7b-instruct"]
     tok, info = build_stand_in_tokenizer(QWEN_TOKENIZER_SIZE, a["eos_token"], a["pad_token"],
@@ -97,7 +97,7 @@ def test_stand_in_tokenizer_at_qwen_size():
 
 
 def test_random_source_refuses_bad_specs(tmp_path):
-    from endorm.assets import prepare_model
+    from endorm.data.assets import prepare_model
     from endorm.errors import EndormError
 
     with pytest.raises(EndormError, match="arch must be one of"):

@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from endorm.encoding import PromptFormat
-from endorm.engine import Scorer
+from endorm.core.encoding import PromptFormat
+from endorm.core.engine import Scorer
 from endorm.errors import EndormError
-from endorm.reward import RewardOptions, TokenStats, aggregate, endogenous_score, lm_head_reduce
+from endorm.core.reward import RewardOptions, TokenStats, aggregate, endogenous_score, lm_head_reduce
 
 ITEMS = [
     ("What is two plus two?", "Four. The answer is 4.", None),
@@ -206,7 +206,7 @@ def test_real_model_token_rewards_match_logits(smol_dir, capsys):
     import json
 
     from endorm.cli import main
-    from endorm.loading import load_model
+    from endorm.core.loading import load_model
 
     assert main(["token-rewards", "--model", str(smol_dir), "--prompt", "What is 12 times 3?",
                  "--response", "12 times 3 is 36.", "--threads", "2", "--json"]) == 0
@@ -237,7 +237,7 @@ def test_high_level_api_matches_the_engine(tiny_dir, tiny):
 
 # ----- the encoder and the engine's pure parts ----------------------------------------------------------------------
 def test_pack_is_a_function_of_lengths_only():
-    from endorm.engine import pack, split_responses
+    from endorm.core.engine import pack, split_responses
 
     lengths = [50, 40, 40, 30, 10, 10, 5]
     runs = pack(lengths, max_tokens=100, max_size=3)
@@ -261,7 +261,7 @@ def test_several_alphas_from_one_pass_equal_separate_runs(tiny):
 
 
 def test_encoder_renders_chat_messages_as_given(tiny):
-    from endorm.encoding import PromptEncoder
+    from endorm.core.encoding import PromptEncoder
 
     _, tok = tiny
     enc = PromptEncoder(tok, PromptFormat(system_prompt="Config system."))

@@ -10,9 +10,10 @@ import torch
 
 from endorm.api import EndogenousReward
 from endorm.errors import EndormError
-from endorm import rl, rltrain
+from endorm.rl import reward as rl
+from endorm.rl import train as rltrain
 from endorm.rl import EndogenousRewardFunction, repeated_ngram_fraction
-from endorm.rltrain import RLSpec, train
+from endorm.rl.train import RLSpec, train
 
 PROMPTS = ["What is two plus two?", "Rate the response on a scale of 1 to 10."]
 COMPLETIONS = ["Four. The answer is 4.", "7 because step two is bold.", "Yes", "No No No No"]
@@ -310,7 +311,7 @@ def test_fsdp_output_projection_gradient_equals_single_process(tmp_path):
 
 
 def test_math_lighteval_adapter_and_prompt_filter(tiny):
-    from endorm.mathdata import filter_long_prompts, math_lighteval_rows
+    from endorm.data.mathdata import filter_long_prompts, math_lighteval_rows
 
     _, tok = tiny
     rows = [{"problem": "What is $1+1$?", "solution": "Add: $1+1=\\boxed{2}$.", "level": "Level 1",
@@ -332,8 +333,8 @@ def test_rollouts_stop_at_the_chat_templates_end_of_turn(tiny_dir):
     rollouts must stop at both, or the reward scores text written after the turn."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from endorm.encoding import PromptFormat
-    from endorm.rltrain import stop_on_end_of_turn
+    from endorm.core.encoding import PromptFormat
+    from endorm.rl.train import stop_on_end_of_turn
 
     tok = AutoTokenizer.from_pretrained(tiny_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_dir)

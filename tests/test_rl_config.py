@@ -11,7 +11,7 @@ import yaml
 
 from conftest import ROOT
 from endorm.configcheck import trl_config_fields
-from endorm.rltrain import RLSpec, trainer_config
+from endorm.rl.train import RLSpec, trainer_config
 
 # Each configuration's GRPOConfig written out in full: the values it trains with (merged over config/config.yaml),
 # and the fields endorm sets itself. A change to any of them shows here as the field that moved.

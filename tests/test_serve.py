@@ -24,9 +24,9 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
-from endorm.engine import PromptFormat, Scorer  # noqa: E402
-from endorm.reward import RewardOptions, endogenous_score  # noqa: E402
-from endorm.serve import RequestEncoder, ServeLimits, bind, create_app  # noqa: E402
+from endorm.core.engine import PromptFormat, Scorer  # noqa: E402
+from endorm.core.reward import RewardOptions, endogenous_score  # noqa: E402
+from endorm.serve.server import RequestEncoder, ServeLimits, bind, create_app  # noqa: E402
 
 PROMPTS = ["What is two plus two?", "Rate the response on a scale of 1 to 10.", "Which response is better?",
            "Solution: step one, step two.", "Hello world, this is a tiny corpus.", "The mass dimension is -1."]
@@ -387,12 +387,12 @@ def strict(scorer):
 @pytest.fixture
 def no_model(monkeypatch):
     """``endorm serve`` whose model load fails the test: what is refused is refused before it."""
-    import endorm.cli
+    import endorm.options
 
     def load(args):
         raise AssertionError("the model was loaded before the start-up problem was found")
 
-    monkeypatch.setattr(endorm.cli, "_load", load)
+    monkeypatch.setattr(endorm.options, "load_from_args", load)
     monkeypatch.delenv("ENDORM_TOKEN", raising=False)
 
 
@@ -641,7 +641,7 @@ def test_batcher_shares_a_prompt_across_requests(scorer):
     shared prefix pass; scores equal the offline engine's."""
     import copy
 
-    from endorm.batcher import Batcher
+    from endorm.serve.batcher import Batcher
 
     spy = copy.copy(scorer)
     groups = []

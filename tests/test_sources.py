@@ -1,13 +1,13 @@
-"""The one way in for data (endorm.sources, endorm.adapters): every kind of source to local files and provenance,
+"""The one way in for data (endorm.data.sources, endorm.data.adapters): every kind of source to local files and provenance,
 pins, errors that name the config key, and an adapter registered and used like a new benchmark's."""
 
 import pytest
 
 from conftest import default_benchmark
-from endorm import adapters
+from endorm.data import adapters
 from endorm.errors import EndormError
 from endorm.io import write_jsonl
-from endorm.sources import fetch, label, package_version, sha256
+from endorm.data.sources import fetch, label, package_version, sha256
 
 
 def test_path_source_one_or_several_files(tmp_path):
@@ -63,7 +63,7 @@ def test_a_new_adapter_is_one_function_and_one_entry(tmp_path):
     try:
         path = tmp_path / "quiz.jsonl"
         write_jsonl(path, [{"q": "1+1?", "a": "2"}, {"q": "2+2?", "a": "4"}, {"q": "3+3?", "a": "6"}])
-        from endorm.mathdata import prepare_benchmark
+        from endorm.data.mathdata import prepare_benchmark
 
         rows, meta = prepare_benchmark({"name": "demo-quiz", "source": "path", "path": str(path), "n": 2}, tmp_path)
         assert [r["answer"] for r in rows] in (["2", "4"], ["2", "6"], ["4", "6"]) and meta["n_file_rows"] == 3

@@ -4,15 +4,15 @@ tests/test_theory.py)."""
 
 import pytest
 
-from endorm import paper
-from endorm.analysis_tables import (ABLATION_COLUMNS, LENGTH_COLUMNS, SHARPENING_COLUMNS, build_ablations,
+from endorm.benchmarks import paper
+from endorm.tables.analysis_tables import (ABLATION_COLUMNS, LENGTH_COLUMNS, SHARPENING_COLUMNS, build_ablations,
                                     build_length, build_sharpening)
-from endorm.figure1 import build_figure1
-from endorm.lengths import BASELINES, length_scores, summarize_methods
-from endorm.promptable import diagonal_dominance
-from endorm.table1 import build_table1
-from endorm.table2 import build_table2, table2_metrics
-from endorm.tables import INTERVALS, to_csv, to_markdown, write_tables
+from endorm.tables.figure1 import build_figure1
+from endorm.analysis.lengths import BASELINES, length_scores, summarize_methods
+from endorm.benchmarks.promptable import diagonal_dominance
+from endorm.tables.table1 import build_table1
+from endorm.tables.table2 import build_table2, table2_metrics
+from endorm.tables.common import INTERVALS, to_csv, to_markdown, write_tables
 
 MODEL = {"source": "package", "package": "llm-x", "version": "1.0", "file": "llm_x/Tiny-1M.Q4_1.gguf",
          "note": "a GGUF"}

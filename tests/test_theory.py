@@ -1,4 +1,4 @@
-"""Theorem 2 on a synthetic token MDP (endorm.theory): exact DP against brute force, the endogenous reward of the
+"""Theorem 2 on a synthetic token MDP (endorm.analysis.theory): exact DP against brute force, the endogenous reward of the
 expert, the next-token fit, the slopes, and a tiny sweep end to end."""
 
 import itertools
@@ -9,9 +9,10 @@ import torch
 import yaml
 
 from conftest import ROOT
-from endorm import theory, theory_tables
+from endorm.analysis import theory
+from endorm.tables import theory_tables
 from endorm.errors import EndormError
-from endorm.reward import TokenStats
+from endorm.core.reward import TokenStats
 
 D = theory.DTYPE
 

@@ -4,7 +4,7 @@
 import json
 
 from endorm.cli import main
-from endorm.tokenview import STRIP_LABELS, scales
+from endorm.analysis.tokenview import STRIP_LABELS, scales
 
 ARGS = ["token-rewards", "--prompt", "What is two plus two?", "--response", "Four. The answer is 4.",
         "--response", "Five."]

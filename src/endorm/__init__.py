@@ -6,10 +6,10 @@ Read a causal LM's logits as a soft Q-function; the inverse soft Bellman operato
 from importlib import import_module
 
 # Lazy (PEP 562): `import endorm.methods` (read by the workflow at parse time, in every job) must not load torch.
-_EXPORTS = {"EndogenousReward": "api", "PromptEncoder": "encoding", "PromptFormat": "encoding", "Scorer": "engine",
-            "load_model": "loading",
-            "EndormError": "errors", "RewardOptions": "reward", "TokenStats": "reward", "aggregate": "reward",
-            "endogenous_score": "reward", "lm_head_reduce": "reward"}
+_EXPORTS = {"EndogenousReward": "api", "PromptEncoder": "core.encoding", "PromptFormat": "core.encoding", "Scorer": "core.engine",
+            "load_model": "core.loading",
+            "EndormError": "errors", "RewardOptions": "core.reward", "TokenStats": "core.reward", "aggregate": "core.reward",
+            "endogenous_score": "core.reward", "lm_head_reduce": "core.reward"}
 
 
 def __getattr__(name):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .encoding import PromptFormat
-from .engine import Scorer
-from .loading import load_model
-from .reward import RewardOptions, TokenStats, endogenous_score
+from .core.encoding import PromptFormat
+from .core.engine import Scorer
+from .core.loading import load_model
+from .core.reward import RewardOptions, TokenStats, endogenous_score
 
 
 class EndogenousReward:
@@ -22,7 +22,7 @@ class EndogenousReward:
         model, tokenizer: a causal LM and its tokenizer.
         reward: alpha, terminal value, aggregation (defaults: the paper's: alpha 1, V(s_{H+1}) = 0, sum).
         fmt: chat template, system prompt, end-of-turn token, truncation.
-        **scorer_kwargs: batching options of :class:`endorm.engine.Scorer`.
+        **scorer_kwargs: batching options of :class:`endorm.core.engine.Scorer`.
     """
 
     def __init__(self, model, tokenizer, reward: RewardOptions | None = None, fmt: PromptFormat | None = None,

@@ -9,9 +9,12 @@ lines. Then the merged config, in two passes, every problem reported at once, ea
    choices enums; and every number is finite (``.nan`` passes a schema's range checks);
    ``rl.trainer`` holds TRL's own fields: its keys are checked against TRL's config class (a typo names the
    nearest field), its values are TRL's to check when the run starts;
-2. what a schema cannot say: references to ``models`` keys, data sets without an adapter (:mod:`endorm.adapters`),
+2. what a schema cannot say: references to ``models`` keys, data sets without an adapter (:mod:`endorm.data.adapters`),
    judge prompt placeholders, math benchmarks without a task YAML, and RL prompts that could overlap the held-out
    GSM8K evaluation rows.
+
+Over 400 lines on purpose: one pass over the whole config, whose checks share the key paths, the schema and the
+nearest-key suggestions; split, each part would need all three.
 """
 
 from __future__ import annotations
@@ -350,8 +353,8 @@ def reference_problems(config: dict, tasks_dir: str | os.PathLike | None = None)
 
 
 def _adapter_problems(config: dict, enabled: dict) -> list[str]:
-    """Each data entry's ``name`` is an adapter of its family (endorm.adapters), with the nearest one suggested."""
-    from .adapters import get, names
+    """Each data entry's ``name`` is an adapter of its family (endorm.data.adapters), with the nearest one suggested."""
+    from .data.adapters import get, names
 
     entries = []
     if enabled["rmbench"]:
@@ -368,7 +371,7 @@ def _adapter_problems(config: dict, enabled: dict) -> list[str]:
         name = entry.get("name") if isinstance(entry, dict) else None
         known = names(family)
         if name is not None and name not in known:
-            problems.append(f"config key {key}: {name!r} is not a data set of endorm.adapters (family {family})"
+            problems.append(f"config key {key}: {name!r} is not a data set of endorm.data.adapters (family {family})"
                             f"{_suggest(name, known)}")
             continue
         if name is None:

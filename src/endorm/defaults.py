@@ -10,7 +10,7 @@ DEFAULT_RESAMPLES = 10_000   # bootstrap resamples of an accuracy's 95% interval
 # (below 1e-3 the policy is already the argmax; a tiny alpha such as 1e-300 overflows to infinite values).
 ALPHA_MIN, ALPHA_MAX = 1e-3, 1e3
 
-# The reward's options (endorm.reward.RewardOptions): raw logits (the paper does not report its alpha), the paper's
+# The reward's options (endorm.core.reward.RewardOptions): raw logits (the paper does not report its alpha), the paper's
 # terminal value V(s_H+1) = 0 and sum; the discount of the discounted aggregation is RMGAP's, the value in the first
 # author's related public benchmark.
 DEFAULT_ALPHA = 1.0

@@ -1,17 +1,17 @@
-"""Scoring of endorm's math tasks; the logic lives in ``endorm.answers`` so it is unit-tested.
+"""Scoring of endorm's math tasks; the logic lives in ``endorm.data.answers`` so it is unit-tested.
 
 Answer rule: the LAST ``\\boxed{}`` of the generation; when there is none, the last number in the text (the
 Qwen2.5-Math evaluation convention); with no number either, the sample is wrong. Equivalence:
-``endorm.answers.answers_equal`` (normalisation as the benchmarks' own graders, then latex2sympy + math_verify); a
+``endorm.data.answers.answers_equal`` (normalisation as the benchmarks' own graders, then latex2sympy + math_verify); a
 row's ``unit`` (OlympiadBench) is accepted after the value.
 
-Prompt: the row's ``prompt``, made by ``endorm.mathdata.build_prompt`` with the run's instruction when the workflow
-writes the run's rows (``endorm.lmeval.write_task_configs``); for canonical rows used directly (``lm_eval
+Prompt: the row's ``prompt``, made by ``endorm.data.mathdata.build_prompt`` with the run's instruction when the workflow
+writes the run's rows (``endorm.benchmarks.lmeval.write_task_configs``); for canonical rows used directly (``lm_eval
 --include_path workflow/lm_eval_tasks``), the same function with the default instruction.
 """
 
-from endorm.answers import score_answer
-from endorm.mathdata import build_prompt
+from endorm.data.answers import score_answer
+from endorm.data.mathdata import build_prompt
 
 
 def doc_to_text(doc: dict) -> str:

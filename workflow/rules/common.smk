@@ -9,7 +9,7 @@ from packaging.utils import canonicalize_name
 from snakemake.exceptions import WorkflowError
 
 from endorm.methods import JUDGE_METHODS, LIKELIHOOD_METHODS  # torch-free: parsed by every job
-from endorm.tokenview import comparison_names  # torch-free
+from endorm.analysis.tokenview import comparison_names  # torch-free
 
 
 def expand_data_root(value, root):

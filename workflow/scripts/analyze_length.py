@@ -7,14 +7,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 
-from endorm.analysis_tables import LENGTH_LABELS as LABELS, build_length  # noqa: E402
-from endorm.data import load_pairs  # noqa: E402
-from endorm.encoding import PromptEncoder  # noqa: E402
+from endorm.tables.analysis_tables import LENGTH_LABELS as LABELS, build_length  # noqa: E402
+from endorm.data.pairs import load_pairs  # noqa: E402
+from endorm.core.encoding import PromptEncoder  # noqa: E402
 from endorm.io import atomic_path, read_jsonl, write_json, write_text  # noqa: E402
-from endorm.lengths import BASELINES, length_scores, response_lengths, summarize_methods  # noqa: E402
+from endorm.analysis.lengths import BASELINES, length_scores, response_lengths, summarize_methods  # noqa: E402
 from endorm.logs import redirect_to  # noqa: E402
 from endorm.options import prompt_format  # noqa: E402
-from endorm.tables import to_csv  # noqa: E402
+from endorm.tables.common import to_csv  # noqa: E402
 
 
 def plot(results, summaries, path, title):

@@ -1,6 +1,6 @@
 from endorm.io import read_json, read_jsonl, write_json
 from endorm.logs import redirect_to
-from endorm.promptable import pairwise_accuracy
+from endorm.benchmarks.promptable import pairwise_accuracy
 
 with redirect_to(snakemake.log[0]):
     metrics = pairwise_accuracy(read_jsonl(snakemake.input.scores))

@@ -1,6 +1,6 @@
 from endorm.io import read_json, read_jsonl, write_json
 from endorm.logs import redirect_to
-from endorm.metrics import rmbench_accuracy
+from endorm.benchmarks.metrics import rmbench_accuracy
 
 with redirect_to(snakemake.log[0]):
     path = snakemake.input.scores

@@ -3,7 +3,7 @@
 input.model: a transformers folder; input.rows: canonical JSONL files in the order of params.tasks (names of
 workflow/lm_eval_tasks/<name>.yaml); params.opts: max_gen_toks, batch_size, dtype, device, instruction,
 system_prompt, limit (optionally stop, threads; torch threads default to the rule's threads); params.sampling
-(optional): temperature, samples (per problem), seed: endorm.lmeval.Sampling.
+(optional): temperature, samples (per problem), seed: endorm.benchmarks.lmeval.Sampling.
 Writes output.summary (per-task accuracy and n, options, model provenance, and each rows file's provenance from
 input.meta or params.meta, in the order of params.tasks, else a <rows stem>.meta.json beside the rows file) and
 output.samples (JSONL records with a task field). lm-eval's own files go beside the summary, in
@@ -12,12 +12,12 @@ output.samples (JSONL records with a task field). lm-eval's own files go beside 
 
 from pathlib import Path
 
-from endorm.assets import model_provenance
+from endorm.data.assets import model_provenance
 from endorm.errors import EndormError
 from endorm.gpus import claim
 from endorm.io import read_json, write_json, write_jsonl
 from endorm.logs import redirect_to
-from endorm.lmeval import Sampling, evaluate
+from endorm.benchmarks.lmeval import Sampling, evaluate
 
 with redirect_to(snakemake.log[0] if snakemake.log else None):
     names = list(snakemake.params.tasks)

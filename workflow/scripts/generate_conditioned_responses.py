@@ -1,8 +1,8 @@
-from endorm.adapters import prepare
+from endorm.data.adapters import prepare
 from endorm.io import write_jsonl
 from endorm.logs import redirect_to
 from endorm.options import load_for_job, prompt_format
-from endorm.promptable import generate_conditioned
+from endorm.benchmarks.promptable import generate_conditioned
 
 c = snakemake.params.constructed
 with redirect_to(snakemake.log[0]):

@@ -1,4 +1,4 @@
-"""The ablation table (endorm.analysis_tables: RM-Bench metric per reward variant, the paper's EndoRM row beside) and
+"""The ablation table (endorm.tables.analysis_tables: RM-Bench metric per reward variant, the paper's EndoRM row beside) and
 its figure (accuracy against alpha, one line per terminal value and aggregation)."""
 from collections import defaultdict
 
@@ -7,10 +7,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from endorm.analysis_tables import build_ablations  # noqa: E402
+from endorm.tables.analysis_tables import build_ablations  # noqa: E402
 from endorm.io import atomic_path, read_json, read_jsonl  # noqa: E402
 from endorm.logs import redirect_to  # noqa: E402
-from endorm.tables import model_label, to_markdown, write_tables  # noqa: E402
+from endorm.tables.common import model_label, to_markdown, write_tables  # noqa: E402
 
 COLORS = {"sum": "#1f77b4", "mean": "#d62728", "discounted": "#2ca02c"}
 STYLES = {"zero": ("-", "o"), "bootstrap": ("--", "s"), "": (":", "x")}

@@ -1,8 +1,8 @@
-"""Figure 1's numbers (endorm.figure1): Multifaceted accuracy per source, ours beside the paper's."""
-from endorm.figure1 import build_figure1
+"""Figure 1's numbers (endorm.tables.figure1): Multifaceted accuracy per source, ours beside the paper's."""
+from endorm.tables.figure1 import build_figure1
 from endorm.io import read_json
 from endorm.logs import redirect_to
-from endorm.tables import write_tables
+from endorm.tables.common import write_tables
 
 with redirect_to(snakemake.log[0]):
     metrics = {m: read_json(p) for m, p in zip(snakemake.params.methods, snakemake.input.metrics)}

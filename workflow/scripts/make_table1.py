@@ -1,8 +1,8 @@
-"""Table 1 (endorm.table1): RM-Bench accuracy of every training-free method beside the paper's."""
+"""Table 1 (endorm.tables.table1): RM-Bench accuracy of every training-free method beside the paper's."""
 from endorm.io import read_json
 from endorm.logs import redirect_to
-from endorm.table1 import build_table1
-from endorm.tables import to_markdown, write_tables
+from endorm.tables.table1 import build_table1
+from endorm.tables.common import to_markdown, write_tables
 
 with redirect_to(snakemake.log[0]):
     metrics = {m: read_json(p) for m, p in zip(snakemake.params.methods, snakemake.input.metrics)}

@@ -1,12 +1,12 @@
-"""Table 3 (endorm.table3): the base and RL models' zero-shot accuracy beside the paper's, with the controls that
+"""Table 3 (endorm.tables.table3): the base and RL models' zero-shot accuracy beside the paper's, with the controls that
 need no training when math_eval.controls is on, 95% intervals, paired comparisons, and Appendix-E-style examples."""
 import csv
 from pathlib import Path
 
 from endorm.io import read_json, read_jsonl, write_text
 from endorm.logs import redirect_to
-from endorm.table3 import build_table3, examples_markdown, paired_markdown
-from endorm.tables import model_label, to_csv, to_markdown
+from endorm.tables.table3 import build_table3, examples_markdown, paired_markdown
+from endorm.tables.common import model_label, to_csv, to_markdown
 
 i = snakemake.input
 with redirect_to(snakemake.log[0]):

@@ -1,22 +1,22 @@
 """Does RL sharpen? The RL policy and the initial model (at several temperatures) sample completions for the same RL
 prompts; the per-token entropy of each sampling distribution and the samples' log-likelihood under the frozen
-initial model (endorm.sharpening; the table: endorm.analysis_tables). Writes the conditions as JSON, CSV and
+initial model (endorm.rl.sharpening; the table: endorm.tables.analysis_tables). Writes the conditions as JSON, CSV and
 Markdown, and the completions as JSONL."""
 import time
 from pathlib import Path
 
 import torch
 
-from endorm.analysis_tables import build_sharpening
-from endorm.assets import model_provenance
+from endorm.tables.analysis_tables import build_sharpening
+from endorm.data.assets import model_provenance
 from endorm.gpus import claim
 from endorm.io import read_json, write_json, write_jsonl
 from endorm.logs import redirect_to
 from endorm.options import prompt_format
-from endorm.reward import RewardOptions
-from endorm.rltrain import load_prompts
-from endorm.sharpening import advantage_scaling, measure, optimum_temperature
-from endorm.tables import write_tables
+from endorm.core.reward import RewardOptions
+from endorm.rl.train import load_prompts
+from endorm.rl.sharpening import advantage_scaling, measure, optimum_temperature
+from endorm.tables.common import write_tables
 
 p = snakemake.params
 with redirect_to(snakemake.log[0]):

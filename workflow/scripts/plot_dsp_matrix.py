@@ -3,12 +3,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from endorm import paper  # noqa: E402
+from endorm.benchmarks import paper  # noqa: E402
 from endorm.io import atomic_path, read_json  # noqa: E402
 from endorm.logs import redirect_to  # noqa: E402
-from endorm.promptable import DSP_LABELS, diagonal_dominance  # noqa: E402
-from endorm.table2 import ORDER  # noqa: E402
-from endorm.tables import model_label  # noqa: E402
+from endorm.benchmarks.promptable import diagonal_dominance  # noqa: E402
+from endorm.data.promptable import DSP_LABELS  # noqa: E402
+from endorm.tables.table2 import ORDER  # noqa: E402
+from endorm.tables.common import model_label  # noqa: E402
 
 with redirect_to(snakemake.log[0]):
     m = read_json(snakemake.input.metrics)

@@ -13,7 +13,7 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from endorm.io import atomic_path  # noqa: E402
 from endorm.logs import redirect_to  # noqa: E402
-from endorm.tables import error_bars  # noqa: E402
+from endorm.tables.common import error_bars  # noqa: E402
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
 PAPER_STYLE = {"alpha": 0.45, "hatch": "///", "edgecolor": "black", "linewidth": 0.5}

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from endorm.io import atomic_path  # noqa: E402
 from endorm.logs import redirect_to  # noqa: E402
-from endorm.tables import error_bars  # noqa: E402
+from endorm.tables.common import error_bars  # noqa: E402
 
 with redirect_to(snakemake.log[0]):
     with open(snakemake.input.csv) as f:

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from endorm.io import atomic_path  # noqa: E402
 from endorm.logs import redirect_to  # noqa: E402
-from endorm.table3 import ALL, display_names  # noqa: E402
+from endorm.tables.table3 import ALL, display_names  # noqa: E402
 
 STYLE = {"ours": ("#1f77b4", "o"), "controls": ("#d95f02", "o"), "paper": ("#555555", "D")}
 

@@ -1,13 +1,13 @@
 """Token view: per-token r_h, log pi and V(s_h) of chosen vs rejected responses of selected RM-Bench
 comparisons (the largest EndoRM margins either way and a few at random), as PNG heat strips and one HTML page."""
-from endorm.data import load_pairs
-from endorm.engine import Scorer
+from endorm.data.pairs import load_pairs
+from endorm.core.engine import Scorer
 from endorm.io import read_jsonl, write_json, write_text
 from endorm.logs import redirect_to
 from endorm.options import load_for_job, prompt_format
-from endorm.tables import model_label
-from endorm.assets import model_provenance
-from endorm.tokenview import (draw_png, render_html, response_summary, scales, select_comparisons, style_label,
+from endorm.tables.common import model_label
+from endorm.data.assets import model_provenance
+from endorm.analysis.tokenview import (draw_png, render_html, response_summary, scales, select_comparisons, style_label,
                               token_records)
 
 p = snakemake.params

@@ -3,10 +3,10 @@ manifest check, and per test domain the pairs with an empty response or identica
 import tempfile
 from pathlib import Path
 
-from endorm.adapters import prepare
+from endorm.data.adapters import prepare
 from endorm.io import write_json
 from endorm.logs import redirect_to
-from endorm.promptable import dsp_stats, log_dsp_stats
+from endorm.data.promptable import dsp_stats, log_dsp_stats
 
 d = snakemake.params.data
 with redirect_to(snakemake.log[0]):

@@ -1,7 +1,7 @@
 """Canonical rows of one math benchmark for lm-eval (Table 3).
 
 params.source: one `math_eval.benchmarks` entry, {name, source, <its block>, n?, seed?, expect?} (see
-endorm.mathdata.prepare_benchmark). Writes output.rows (JSONL {"id", "problem", "answer", "source"}) and output.meta
+endorm.data.mathdata.prepare_benchmark). Writes output.rows (JSONL {"id", "problem", "answer", "source"}) and output.meta
 (JSON provenance: the source, its files' hashes, the rows read, dropped and kept, the manifest check).
 """
 import tempfile
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from endorm.io import write_json, write_jsonl
 from endorm.logs import redirect_to
-from endorm.mathdata import prepare_benchmark
+from endorm.data.mathdata import prepare_benchmark
 
 with redirect_to(snakemake.log[0] if snakemake.log else None):
     out = Path(snakemake.output.rows)

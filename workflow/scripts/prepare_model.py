@@ -1,4 +1,4 @@
-from endorm.assets import prepare_model
+from endorm.data.assets import prepare_model
 from endorm.logs import redirect_to
 
 with redirect_to(snakemake.log[0]):

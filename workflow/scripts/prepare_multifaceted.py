@@ -3,11 +3,11 @@ source, the manifest check, rows not sampled, and the counts of kept odd content
 import tempfile
 from pathlib import Path
 
-from endorm import data
-from endorm.adapters import prepare
+from endorm.data import pairs
+from endorm.data.adapters import prepare
 from endorm.io import write_json, write_jsonl
 from endorm.logs import redirect_to
-from endorm.promptable import sample_per_source
+from endorm.data.promptable import sample_per_source
 
 d, seed = snakemake.params.data, snakemake.params.seed
 with redirect_to(snakemake.log[0]):
@@ -23,9 +23,9 @@ with redirect_to(snakemake.log[0]):
     print(f"manifest: {meta['manifest']}")
     read = len(rows)
     rows = sample_per_source(rows, d.get("per_source"), seed)
-    rows = data.validate_pairs(rows, f"multifaceted ({d['source']})")
-    stats = data.pair_stats(rows)
-    data.log_pair_stats(stats, "Multifaceted pairs kept")
+    rows = pairs.validate_pairs(rows, f"multifaceted ({d['source']})")
+    stats = pairs.pair_stats(rows)
+    pairs.log_pair_stats(stats, "Multifaceted pairs kept")
     not_sampled = read - len(rows)
     meta.update(rows_read=read, rows_kept=len(rows), rows_dropped=not_sampled,
                 dropped={f"not sampled (per_source: {d.get('per_source')}, seed {seed})": not_sampled}

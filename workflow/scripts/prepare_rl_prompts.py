@@ -7,7 +7,7 @@ from transformers import AutoTokenizer
 
 from endorm.io import write_json, write_jsonl
 from endorm.logs import redirect_to
-from endorm.mathdata import filter_long_prompts, instruction_text, prepare_prompts
+from endorm.data.mathdata import filter_long_prompts, instruction_text, prepare_prompts
 
 with redirect_to(snakemake.log[0]):
     p = snakemake.params

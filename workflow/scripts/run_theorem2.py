@@ -1,5 +1,5 @@
-"""Theorem 2 on a synthetic token MDP with a known expert: the sweep (endorm.theory), its tables
-(endorm.theory_tables) and figure."""
+"""Theorem 2 on a synthetic token MDP with a known expert: the sweep (endorm.analysis.theory), its tables
+(endorm.tables.theory_tables) and figure."""
 import importlib.metadata as md
 import platform
 import sys
@@ -11,11 +11,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 import torch  # noqa: E402
 
-from endorm import theory  # noqa: E402
+from endorm.analysis import theory  # noqa: E402
 from endorm.io import atomic_path, write_json, write_text  # noqa: E402
 from endorm.logs import redirect_to  # noqa: E402
-from endorm.tables import to_csv  # noqa: E402
-from endorm.theory_tables import build_theorem2, slope_text  # noqa: E402
+from endorm.tables.common import to_csv  # noqa: E402
+from endorm.tables.theory_tables import build_theorem2, slope_text  # noqa: E402
 
 
 def plot(result, path):

@@ -4,10 +4,10 @@ import dataclasses
 import json
 import time
 
-from endorm.ablations import score_variants
-from endorm.assets import model_provenance
-from endorm.data import first_per_domain, load_pairs
-from endorm.engine import Scorer
+from endorm.analysis.ablations import score_variants
+from endorm.data.assets import model_provenance
+from endorm.data.pairs import first_per_domain, load_pairs
+from endorm.core.engine import Scorer
 from endorm.io import atomic_paths, jsonl_text
 from endorm.logs import redirect_to
 from endorm.options import load_for_job, prompt_format

@@ -1,10 +1,10 @@
 import time
 
-from endorm.assets import model_provenance
+from endorm.data.assets import model_provenance
 from endorm.io import read_json, write_json
 from endorm.logs import redirect_to
 from endorm.options import load_for_job, score_options
-from endorm.promptable import score_dsp
+from endorm.benchmarks.promptable import score_dsp
 
 p = snakemake.params
 with redirect_to(snakemake.log[0]):

@@ -2,10 +2,10 @@
 one forward pass; score_judge: one judge), and writes each method's scores and provenance."""
 import time
 
-from endorm.data import first_per_domain, load_pairs, row_names
+from endorm.data.pairs import first_per_domain, load_pairs, row_names
 from endorm.logs import redirect_to
 from endorm.options import load_for_job, score_options
-from endorm.scoring import score_pairs, write_scores
+from endorm.methods.scoring import score_pairs, write_scores
 
 p = snakemake.params
 with redirect_to(snakemake.log[0]):

@@ -1,15 +1,15 @@
 """Best-of-N by the base model's own endogenous reward (Table 3's controls): every sample of the sampled run at
 rl.trainer.temperature is scored by the frozen reward model through the engine; best-of-N keeps the highest reward
-among the first N samples of each problem (endorm.controls). Writes the per-task accuracies and the scored samples."""
+among the first N samples of each problem (endorm.rl.controls). Writes the per-task accuracies and the scored samples."""
 import time
 
-from endorm.assets import model_provenance
-from endorm.controls import best_of_n, score_generations
-from endorm.engine import Scorer
+from endorm.data.assets import model_provenance
+from endorm.rl.controls import best_of_n, score_generations
+from endorm.core.engine import Scorer
 from endorm.io import read_json, read_jsonl, write_json, write_jsonl
 from endorm.logs import redirect_to
 from endorm.options import load_for_job, prompt_format
-from endorm.reward import RewardOptions
+from endorm.core.reward import RewardOptions
 
 p = snakemake.params
 with redirect_to(snakemake.log[0]):

@@ -1,4 +1,4 @@
-"""Writes the run's RLSpec and starts `python -m endorm.rltrain` (or `accelerate launch` on several GPUs) as a child
+"""Writes the run's RLSpec and starts `python -m endorm.rl.train` (or `accelerate launch` on several GPUs) as a child
 process, so the trainer owns its process (and, with accelerate, its ranks)."""
 import json
 import os
@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from endorm.gpus import claim
-from endorm.rltrain import RLSpec
+from endorm.rl.train import RLSpec
 
 spec = RLSpec.from_config(
     snakemake.params.rl, snakemake.params.compute, reward=snakemake.params.reward, fmt=snakemake.params.format,
@@ -22,9 +22,9 @@ gpus = int(snakemake.resources.get("gpu", 0) or 0)
 claim(gpus)  # local multi-GPU runs: distinct devices per job (no-op under SLURM)
 if snakemake.params.accelerate_config and gpus > 0:
     argv = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", snakemake.params.accelerate_config,
-            "--num_processes", str(gpus), "-m", "endorm.rltrain", str(spec_path)]
+            "--num_processes", str(gpus), "-m", "endorm.rl.train", str(spec_path)]
 else:
-    argv = [sys.executable, "-m", "endorm.rltrain", str(spec_path)]
+    argv = [sys.executable, "-m", "endorm.rl.train", str(spec_path)]
 env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
 with open(snakemake.log[0], "w") as log:
     log.write("$ " + " ".join(argv) + "\n")

@@ -4,7 +4,7 @@ import sys
 
 import yaml
 
-from endorm.sources import package_version
+from endorm.data.sources import package_version
 from endorm.io import write_text
 from endorm.logs import redirect_to
 
