@@ -6,10 +6,10 @@ Read a causal LM's logits as a soft Q-function; the inverse soft Bellman operato
 from importlib import import_module
 
 # Lazy (PEP 562): `import endorm.methods` (read by the workflow at parse time, in every job) must not load torch.
-_EXPORTS = {"EndogenousReward": "api", "PromptEncoder": "core.encoding", "PromptFormat": "core.encoding", "Scorer": "core.engine",
-            "load_model": "core.loading",
-            "EndormError": "errors", "RewardOptions": "core.reward", "TokenStats": "core.reward", "aggregate": "core.reward",
-            "endogenous_score": "core.reward", "lm_head_reduce": "core.reward"}
+_EXPORTS = {"EndogenousReward": "api", "PromptEncoder": "core.encoding", "PromptFormat": "core.encoding", "Scorer":
+            "core.engine", "load_model": "core.loading", "EndormError": "errors", "RewardOptions": "core.reward",
+            "TokenStats": "core.reward", "aggregate": "core.reward", "endogenous_score": "core.reward",
+            "lm_head_reduce": "core.reward"}
 
 
 def __getattr__(name):
@@ -17,6 +17,6 @@ def __getattr__(name):
         return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module 'endorm' has no attribute {name!r}")
 
-__all__ = ["EndogenousReward", "EndormError", "PromptEncoder", "PromptFormat", "RewardOptions", "Scorer", "TokenStats", "aggregate",
-           "endogenous_score", "lm_head_reduce", "load_model"]
+__all__ = ["EndogenousReward", "EndormError", "PromptEncoder", "PromptFormat", "RewardOptions", "Scorer", "TokenStats",
+           "aggregate", "endogenous_score", "lm_head_reduce", "load_model"]
 __version__ = "0.1.0"

@@ -239,7 +239,8 @@ def evaluate(model_dir: str | os.PathLike, tasks: dict[str, str | os.PathLike], 
 
     Writes ``out_dir/lm_eval_tasks/`` (the exact task YAMLs and rows run) and returns the summary,
     ``{"tasks": {name: {"accuracy", "n", "n_boxed"}}, "samples": [records], "options": {...}, "wall_s"}``, for the
-    caller to write (the workflow's ``evaluate_math`` adds provenance). ``limit`` keeps the first rows of each task (one number, or {task: number}). ``stop`` defaults
+    caller to write (the workflow's ``evaluate_math`` adds provenance). ``limit`` keeps the first rows of each task
+    (one number, or {task: number}). ``stop`` defaults
     to the model's end-of-turn tokens among :data:`END_OF_TURN` (the eos is always a stop). ``system_prompt``
     None keeps the chat template's default system prompt. ``device`` "auto" picks cuda when available.
     ``threads`` sets torch's CPU threads (on a shared 2-core machine, more threads than free cores make

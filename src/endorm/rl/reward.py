@@ -169,7 +169,8 @@ class ContinuousRollout:
     """A TRL ``rollout_func`` that generates the policy's completions with :func:`endorm.core.generation.generate_many`
     (continuous batching: a finished completion leaves the batch at once; each completion samples from its own
     generator, seeded by the run's seed, the optimizer step and its position in the batch, so a rollout is the same
-    whatever ``max_batch``, by default every completion of the step at once). Prompts are tokenized by the trainer itself (its chat template and options), the
+    whatever ``max_batch``, by default every completion of the step at once). Prompts are tokenized by the trainer
+    itself (its chat template and options), the
     completions stop at the trainer's stop tokens (``eos_token_ids``) and at ``max_completion_length``, and sample at
     its ``temperature``, ``top_k`` and ``top_p``, as TRL's own generation would. For one process (a CPU or one GPU);
     several processes shard the weights, and TRL's own generation (``rl.rollouts: trl``) is used there.
