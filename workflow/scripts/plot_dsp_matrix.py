@@ -1,3 +1,5 @@
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -15,7 +17,8 @@ with redirect_to(snakemake.log[0]):
     m = read_json(snakemake.input.metrics)
     constructed = snakemake.params.data["source"] == "constructed"
     panels = [
-        (f"Ours: {model_label(m['provenance']['model'])}\n"
+        # a long model label (a packaged GGUF's provenance) wraps within its panel
+        ("\n".join(textwrap.wrap(f"Ours: {model_label(m['provenance']['model'])}", 60)) + "\n"
          + ("constructed data (MT-Bench prompts)" if constructed else "DSP test") + f", {m['pairs_per_domain']} "
          f"pairs/domain; dominance {m['diagonal_dominance']:+.1f}", m["matrix"]),
         ("Paper: Qwen2.5-7B-Instruct, DSP test, 2,644 pairs/domain\n"
