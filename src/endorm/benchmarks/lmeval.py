@@ -30,7 +30,7 @@ from ..data.mathdata import build_prompt, instruction_text, load_canonical
 
 # The task YAMLs live in the repository (workflow/lm_eval_tasks); ENDORM_LM_EVAL_TASKS points elsewhere.
 TASKS_DIR = Path(os.environ.get("ENDORM_LM_EVAL_TASKS")
-                 or Path(__file__).resolve().parents[2] / "workflow" / "lm_eval_tasks")
+                 or Path(__file__).resolve().parents[3] / "workflow" / "lm_eval_tasks")
 TASK_PREFIX = "endorm_math_"
 FALLBACK = ("last \\boxed{} of the generation; without one, the last number in the text (Qwen2.5-Math convention); "
             "without a number, wrong")
