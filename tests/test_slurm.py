@@ -259,6 +259,7 @@ def test_failing_job_makes_the_run_exit_nonzero(failing_run):
     # the failing job went through sbatch once per attempt (the profile's `retries`), and its SLURM log says why
     retries = yaml.safe_load((PROFILE / "config.yaml").read_text()).get("retries", 0)
     logs = sorted((workdir / ".snakemake/slurm_logs/rule_prepare_model").rglob("*.log"))
-    assert len(logs) == retries + 1 and all("no config.json" in f.read_text() for f in logs), logs
+    missing = "endorm-test-missing-model: not found"  # the source layer's words for a model folder that is absent
+    assert len(logs) == retries + 1 and all(missing in f.read_text() for f in logs), logs
     assert len(re.findall(r"has been submitted with SLURM jobid", out)) >= retries + 1, out[-4000:]
     assert not (workdir / target).exists()
