@@ -24,6 +24,26 @@ def run(args, cwd, check=True):
     return proc
 
 
+def clean_then_killed(tmp_path, args, started, what, poll=0.2):
+    """Runs ``args`` to the end in ``tmp_path/clean``, then again in ``tmp_path/killed``, killed with SIGKILL (the run
+    and its jobs) as soon as ``started(killed)`` holds. Returns the two folders."""
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    clean.mkdir()
+    killed.mkdir()
+    run(args, clean)
+    proc = subprocess.Popen(SNAKEMAKE + args, cwd=killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if started(killed):
+            break
+        time.sleep(poll)
+    assert proc.poll() is None, f"the run ended before {what} could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return clean, killed
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_tables(tmp_path, tiny_dir):
     config = yaml.safe_load((ROOT / "tests/config/test.yaml").read_text().replace("MODEL_DIR", str(tiny_dir)))
@@ -31,24 +51,13 @@ def test_killed_run_resumes_to_the_same_tables(tmp_path, tiny_dir):
     cfg = tmp_path / "test.yaml"
     cfg.write_text(yaml.safe_dump(config))
     args = [*TARGETS, "--cores", "1", "--configfile", str(cfg)]  # targets first: --configfile takes several values
-    clean, killed = tmp_path / "clean", tmp_path / "killed"
-    clean.mkdir()
-    killed.mkdir()
-    run(args, clean)
+    scores = tmp_path / "killed/results/test/rmbench/tiny/scores"
 
-    # Start a run and kill it (and its jobs) with SIGKILL while a scoring job is running.
-    proc = subprocess.Popen(SNAKEMAKE + args, cwd=killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    scores = killed / "results/test/rmbench/tiny/scores"
-    deadline = time.time() + 600
-    while time.time() < deadline and proc.poll() is None:
-        judging = list((killed / "logs/score_judge").glob("*.log")) if (killed / "logs/score_judge").is_dir() else []
-        if judging and not list(scores.glob("genrm-*.jsonl")):
-            break
-        time.sleep(0.2)
-    assert proc.poll() is None, "the run ended before a judge job could be interrupted"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    def judging(killed):  # a judge job has started and has not finished
+        return any((killed / "logs/score_judge").glob("*.log")) and not list(scores.glob("genrm-*.jsonl"))
+
+    # Run to the end; then start a run and kill it (and its jobs) with SIGKILL while a scoring job is running.
+    clean, killed = clean_then_killed(tmp_path, args, judging, "a judge job")
     assert not (killed / TARGETS[0]).exists()
 
     # The rerun stops on the stale lock and says how to remove it ...
@@ -78,22 +87,11 @@ def test_run_killed_during_rl_resumes_to_the_same_table3(tmp_path, tiny_dir):
     targets = ["results/test/math/tiny/table3.csv", "results/test/math/tiny/table3.md",
                "results/test/math/tiny/table3_paired.csv"]
     args = [*targets, "--cores", "1", "--configfile", str(cfg)]
-    clean, killed = tmp_path / "clean", tmp_path / "killed"
-    clean.mkdir()
-    killed.mkdir()
-    run(args, clean)
+    def training(killed):  # RL training has started
+        log = killed / "logs/train_rl/test-tiny.log"
+        return log.is_file() and "rollout at step" in log.read_text(errors="replace")
 
-    proc = subprocess.Popen(SNAKEMAKE + args, cwd=killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    log = killed / "logs/train_rl/test-tiny.log"
-    deadline = time.time() + 600
-    while time.time() < deadline and proc.poll() is None:
-        if log.is_file() and "rollout at step" in log.read_text(errors="replace"):  # training has started
-            break
-        time.sleep(0.1)
-    assert proc.poll() is None, "the run ended before RL training could be interrupted"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    clean, killed = clean_then_killed(tmp_path, args, training, "RL training", poll=0.1)
     assert not (killed / "results/test/rl/tiny/checkpoint").exists()  # nothing partial in place of the checkpoint
 
     run(["--unlock", "--configfile", str(cfg)], killed)
