@@ -16,12 +16,13 @@ from endorm.tables.common import model_label  # noqa: E402
 with redirect_to(snakemake.log[0]):
     m = read_json(snakemake.input.metrics)
     constructed = snakemake.params.data["source"] == "constructed"
+    # three lines per panel title: the model, where it comes from (a packaged GGUF's provenance is long), the data
+    name, _, origin = model_label(m["provenance"]["model"]).partition(" (")
+    data = "constructed data (MT-Bench prompts)" if constructed else "DSP test"
     panels = [
-        # a long model label (a packaged GGUF's provenance) wraps within its panel
-        ("\n".join(textwrap.wrap(f"Ours: {model_label(m['provenance']['model'])}", 60)) + "\n"
-         + ("constructed data (MT-Bench prompts)" if constructed else "DSP test") + f", {m['pairs_per_domain']} "
-         f"pairs/domain; dominance {m['diagonal_dominance']:+.1f}", m["matrix"]),
-        ("Paper: Qwen2.5-7B-Instruct, DSP test, 2,644 pairs/domain\n"
+        ("\n".join([f"Ours: {name}", *textwrap.wrap(f"({origin}" if origin else "", 70)]) + "\n"
+         f"{data}, {m['pairs_per_domain']} pairs/domain; dominance {m['diagonal_dominance']:+.1f}", m["matrix"]),
+        ("Paper: Qwen2.5-7B-Instruct\nDSP test, 2,644 pairs/domain\n"
          f"dominance {diagonal_dominance(paper.TABLE2)['diagonal_dominance']:+.1f}", paper.TABLE2),
     ]
     fig, axes = plt.subplots(1, 2, figsize=(12.5, 5.2), gridspec_kw={"wspace": 0.08})
@@ -39,6 +40,6 @@ with redirect_to(snakemake.log[0]):
         ax.set_xlabel("test domain (its response preferred)")
         ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=axes, shrink=0.8, label="accuracy (%), same scale in both panels")
-    fig.suptitle("Table 2: a domain's system prompt makes the endogenous reward prefer that domain (diagonal)")
+    fig.suptitle("Table 2: a domain's system prompt makes the endogenous reward prefer that domain (diagonal)", y=1.03)
     with atomic_path(snakemake.output[0]) as tmp:
         fig.savefig(tmp, dpi=130, format="png", bbox_inches="tight")
