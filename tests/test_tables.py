@@ -33,7 +33,7 @@ TABLE1_METRICS = {
     "genrm-pairwise": rm_metrics(30.0, {"judgements": 8, "parse_failures": 1, "chose_A": 5}),
     "genrm-pointwise": rm_metrics(20.0, {"parse_failures": 2, "responses": 24}),
 }
-EMBEDDED = {"source": "embedded", "embedded": {"math-gsm8k": 2}}
+EMBEDDED = {"source": "package", "constructed": {"math-gsm8k": 2}}
 
 
 def test_table1_columns_rows_intervals_and_notes(tmp_path):
@@ -54,9 +54,9 @@ def test_table1_columns_rows_intervals_and_notes(tmp_path):
     ours_label = f"ours ({MODEL_LABEL}, constructed from packaged data)"
     assert csv_lines[1].startswith(f'"{ours_label}",EndoRM,50.0,10.0,90.0,25.0,,,,60.0,')
     assert "| 37.5 [20.0, 47.5] |" in to_markdown(t["columns"], t["rows"])
-    assert "source: embedded, {'math-gsm8k': 2})" in t["header"][2]
+    assert "source: package; constructed in RM-Bench's styles, rows per set: {'math-gsm8k': 2})" in t["header"][2]
     assert "Brackets: 95% bootstrap (test)." in t["header"][4]
-    assert t["header"][-1].startswith("* The embedded default's domains are constructed")
+    assert t["header"][-1].startswith("* These domains are constructed")
     assert t["notes"][0].startswith("GenRM-Pairwise: 8 judgements on 4 rows") and "1 unparsable; answered 'A' 5" \
         in t["notes"][0]
     assert t["notes"][1] == "GenRM-Pointwise: 2 of 24 replies had no score 1-10 (counted as losses)."

@@ -81,12 +81,13 @@ def subsection(parent, name):
 
 
 def rmbench_data_summary():
-    """How Table 1 names its data: `embedded` with the rows of each constructed set when every entry is packaged
-    data (the embedded default's sets), else the entries' source kinds."""
+    """How Table 1 names its data: the entries' source kinds and, when every entry is packaged data (the sets the
+    embedded default constructs in RM-Bench's styles), the rows of each set under `constructed`."""
     entries = config["rmbench"]["data"]
+    summary = {"source": "+".join(dict.fromkeys(e["source"] for e in entries))}
     if all(e["source"] == "package" for e in entries):
-        return {"source": "embedded", "embedded": {e["name"]: e.get("n") for e in entries}}
-    return {"source": "+".join(dict.fromkeys(e["source"] for e in entries))}
+        summary["constructed"] = {e["name"]: e.get("n") for e in entries}
+    return summary
 
 
 def control_temperatures():

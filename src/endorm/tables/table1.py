@@ -40,8 +40,8 @@ def build_table1(metrics: dict[str, dict], data: dict) -> dict:
     prov = first["provenance"]
     model = prov["model"]
     model_name = model_label(model)
-    embedded = data["source"] == "embedded"
-    data_label = "constructed from packaged data" if embedded else "RM-Bench"
+    constructed = bool(data.get("constructed"))
+    data_label = "constructed from packaged data" if constructed else "RM-Bench"
     columns, rows = table1_rows(metrics, f"ours ({model_name}, {data_label})")
     opts = prov["options"]
     header = [
@@ -49,7 +49,7 @@ def build_table1(metrics: dict[str, dict], data: dict) -> dict:
         "",
         f"* **Ours**: model `{model_name}` ({model.get('source')}; {model.get('note', '')}), dtype {prov['dtype']}, "
         f"device {prov['device']}; data `{prov['input']}` ({prov['rows']} rows, source: {data['source']}"
-        + (f", {data.get('embedded')}" if embedded else "") + ").",
+        + (f"; constructed in RM-Bench's styles, rows per set: {data['constructed']}" if constructed else "") + ").",
         f"* Reward options: {opts['reward']}; prompt format: {opts['format']}.",
         "* Metric: RM-Bench's official 3x3 accuracy (strict >, ties lose); domain = mean(easy, normal, hard); "
         "easy/normal/hard/avg = unweighted means over domains; avg_micro = mean over rows. Brackets: "
@@ -57,8 +57,8 @@ def build_table1(metrics: dict[str, dict], data: dict) -> dict:
         "* **Paper**: the paper's Table 1 as printed (Qwen2.5-7B-Instruct on the real RM-Bench; trained-RM rows are "
         "the RM-Bench paper's numbers). Its EndoRM Avg (70.2) is not the mean of its domain columns (71.45).",
     ]
-    if embedded:
-        header.append("* The embedded default's domains are constructed from real packaged data (GSM8K, GPQA "
+    if constructed:
+        header.append("* These domains are constructed from real packaged data (GSM8K, GPQA "
                       "Diamond, CHAMP) in RM-Bench's three styles; they are not RM-Bench's domains, so only the "
                       "easy/normal/hard/avg columns are comparable in spirit, not in value.")
     return {"columns": columns, "rows": rows, "header": header, "notes": judge_notes(metrics)}
