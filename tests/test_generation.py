@@ -34,6 +34,20 @@ def test_greedy_equals_generate_whatever_the_batch(tiny, prompts, max_batch):
         assert stats["prompt_tokens"] == sum(len(p) for p in prompts) - len(prompts[0])
 
 
+def test_cache_room_changes_nothing(tiny, prompts, monkeypatch):
+    """Decode steps append to the cache in place (room left after each row's keys and values); with no spare room
+    every step refills the buffers, and rows leaving, joining and trimmed padding go through the same paths."""
+    import endorm.core.generation as generation
+
+    model, tok = tiny
+    want = reference(model, tok, prompts, 12)
+    for room in (1, 3):
+        monkeypatch.setattr(generation, "_room", lambda length, room=room: room)
+        got, _ = generate_many(model, prompts, max_new_tokens=[12, 3, 12, 7, 12, 1], stop_ids=[tok.eos_token_id],
+                               max_batch=3)
+        assert got == [w[:n] for w, n in zip(want, [12, 3, 12, 7, 12, 1])]
+
+
 def test_sampling_is_per_row_whatever_the_batch_or_order(tiny, prompts):
     model, tok = tiny
     seeds = [11, 12, 13, 14, 15, 16]

@@ -20,6 +20,7 @@ import time
 from typing import Callable, Sequence
 
 import torch
+from transformers.cache_utils import DynamicLayer
 
 from ..errors import EndormError
 
@@ -49,22 +50,98 @@ def _sample(logits: torch.Tensor, temperature: float, top_k: int, top_p: float,
     return picked.clamp_(max=logits.shape[-1] - 1)
 
 
+def _room(length: int) -> int:
+    """Spare cache columns after ``length`` used ones: appending a decode step then writes in place, and a full
+    buffer is copied once per ``max(64, length // 2)`` steps instead of once per step (``torch.cat`` in
+    ``transformers``' ``DynamicLayer`` copies the whole cache every step: over a third of a decode step's time at
+    128 rows on a CPU)."""
+    return max(64, length // 2)
+
+
+class _SlotLayer(DynamicLayer):
+    """One layer's keys and values as views ``[rows, heads, start:start + length]`` of buffers with room after them.
+
+    A ``transformers`` ``DynamicLayer`` whose ``update`` writes into the room instead of concatenating; ``keys``,
+    ``values``, ``get_seq_length`` and ``get_mask_sizes`` read as a ``DynamicLayer``'s. The values are the same;
+    only where they live differs. Assigning ``keys`` or ``values`` (as ``transformers``' own cache methods do) stores
+    the tensor as it is."""
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor):  # no super().__init__: keys/values are views
+        self.is_initialized, self.dtype, self.device = True, keys.dtype, keys.device
+        self._fill(keys, values)
+
+    def _fill(self, keys: torch.Tensor, values: torch.Tensor) -> None:
+        rows, heads, length, dim = keys.shape
+        self._k = keys.new_empty(rows, heads, length + _room(length), dim)
+        self._v = values.new_empty(rows, values.shape[1], length + _room(length), values.shape[3])
+        self._k[:, :, :length], self._v[:, :, :length] = keys, values
+        self._start, self._length = 0, length
+
+    @property
+    def keys(self) -> torch.Tensor:
+        return self._k[:, :, self._start : self._start + self._length]
+
+    @keys.setter
+    def keys(self, tensor: torch.Tensor) -> None:
+        if self._start:
+            self._v, self._start = self.values, 0
+        self._k, self._length = tensor, tensor.shape[-2]
+
+    @property
+    def values(self) -> torch.Tensor:
+        return self._v[:, :, self._start : self._start + self._length]
+
+    @values.setter
+    def values(self, tensor: torch.Tensor) -> None:
+        if self._start:
+            self._k, self._start = self.keys, 0
+        self._v, self._length = tensor, tensor.shape[-2]
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        new = key_states.shape[-2]
+        end = self._start + self._length
+        if end + new > self._k.shape[2]:
+            self._fill(self.keys, self.values)
+            end = self._length
+        self._k[:, :, end : end + new], self._v[:, :, end : end + new] = key_states, value_states
+        self._length += new
+        return self.keys, self.values
+
+    def get_seq_length(self) -> int:
+        return self._length
+
+    def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+        return self._length + query_length, 0
+
+    def get_max_length(self) -> int:
+        return -1
+
+    def select_rows(self, idx: torch.Tensor) -> None:
+        self._k, self._v = self._k.index_select(0, idx), self._v.index_select(0, idx)
+
+    def drop_leading(self, n: int) -> None:
+        self._start += n
+        self._length -= n
+
+
 class _Batch:
     """The rows in flight: a shared left-padded cache, each row's mask, next position and generated tokens."""
 
     def __init__(self, cache, mask: torch.Tensor, positions: torch.Tensor, rows: list[int]):
+        cache.layers = [layer if isinstance(layer, _SlotLayer) else _SlotLayer(layer.keys, layer.values)
+                        for layer in cache.layers]
         self.cache, self.mask, self.positions, self.rows = cache, mask, positions, rows
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def _layers(self):
+    def _layers(self) -> list[_SlotLayer]:
         return self.cache.layers
 
     def select(self, keep: list[int]) -> None:
         idx = torch.tensor(keep, dtype=torch.long)
         for layer in self._layers():
-            layer.keys, layer.values = layer.keys.index_select(0, idx), layer.values.index_select(0, idx)
+            layer.select_rows(idx)
         self.mask, self.positions = self.mask.index_select(0, idx), self.positions.index_select(0, idx)
         self.rows = [self.rows[k] for k in keep]
         self.trim()
@@ -74,7 +151,7 @@ class _Batch:
         lead = int((self.mask.cumsum(dim=1) == 0).sum(dim=1).min()) if len(self) else 0
         if lead:
             for layer in self._layers():
-                layer.keys, layer.values = layer.keys[:, :, lead:], layer.values[:, :, lead:]
+                layer.drop_leading(lead)
             self.mask = self.mask[:, lead:]
 
     def merge(self, other: "_Batch") -> None:
@@ -86,8 +163,8 @@ class _Batch:
             return t if n == 0 else torch.cat([t.new_zeros(*t.shape[:2], n, t.shape[3]), t], dim=2)
 
         for mine, theirs in zip(self._layers(), other._layers()):
-            mine.keys = torch.cat([pad(mine.keys, length - la), pad(theirs.keys, length - lb)])
-            mine.values = torch.cat([pad(mine.values, length - la), pad(theirs.values, length - lb)])
+            mine._fill(torch.cat([pad(mine.keys, length - la), pad(theirs.keys, length - lb)]),
+                       torch.cat([pad(mine.values, length - la), pad(theirs.values, length - lb)]))
         self.mask = torch.cat([torch.nn.functional.pad(self.mask, (length - la, 0)),
                                torch.nn.functional.pad(other.mask, (length - lb, 0))])
         self.positions = torch.cat([self.positions, other.positions])
