@@ -116,3 +116,22 @@ def test_lm_eval_model_generate_equals_hflm(tiny_dir):
 
     assert [text(x) for x in a] == [text(x) for x in b]
     assert fast.generation_stats and fast.generation_stats[0]["rows"] == 4
+
+
+def test_growing_cache_in_generate_changes_nothing(tiny, prompts):
+    """transformers' generate with the in-place cache gives the tokens of its own cache, greedy and sampled, with
+    left padding."""
+    from endorm.core.generation import growing_cache
+
+    model, tok = tiny
+    assert growing_cache(model) is not None  # the tiny test model is full attention
+    width = max(len(p) for p in prompts)
+    ids = torch.tensor([[tok.pad_token_id] * (width - len(p)) + p for p in prompts])
+    mask = (torch.arange(width) >= torch.tensor([width - len(p) for p in prompts]).unsqueeze(1)).long()
+    for kwargs in ({"do_sample": False}, {"do_sample": True, "top_k": 0}):
+        runs = []
+        for cache in (None, growing_cache(model)):
+            torch.manual_seed(0)
+            runs.append(model.generate(ids, attention_mask=mask, max_new_tokens=80, pad_token_id=tok.pad_token_id,
+                                       past_key_values=cache, **kwargs))
+        assert torch.equal(runs[0], runs[1])

@@ -73,6 +73,8 @@ def generate(
 
     Plain greedy decoding: a model's ``generation_config`` defaults that change greedy output (Qwen2.5-7B-Instruct's
     ``repetition_penalty: 1.05``, a ``no_repeat_ngram_size``) are switched off unless ``gen_kwargs`` sets them."""
+    from ..core.generation import growing_cache
+
     gen_kwargs = {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, **gen_kwargs}
     order = sorted(range(len(prompts_ids)), key=lambda i: -len(prompts_ids[i]))
     out: list[str] = [""] * len(prompts_ids)
@@ -94,7 +96,8 @@ def generate(
             mask[b, w - len(p) :] = 1
         gen = model.generate(
             input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens,
-            do_sample=False, pad_token_id=pad, temperature=None, top_p=None, top_k=None, **gen_kwargs,
+            do_sample=False, pad_token_id=pad, temperature=None, top_p=None, top_k=None,
+            past_key_values=growing_cache(model), **gen_kwargs,
         )
         for b, i in enumerate(batch):
             out[i] = tokenizer.decode(gen[b, w:], skip_special_tokens=True)

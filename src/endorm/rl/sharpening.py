@@ -77,6 +77,8 @@ def sample_with_entropy(model, prompts: Sequence[Sequence[int]], temperatures: S
     ``entropy`` (per token), ``finished`` (ended with a stop token)."""
     from transformers import GenerationConfig, LogitsProcessorList
 
+    from ..core.generation import growing_cache
+
     if samples < 1 or max_new_tokens < 1 or batch_size < 1:
         raise EndormError(f"samples, max_new_tokens and batch_size must be >= 1, got {samples}, {max_new_tokens}, "
                           f"{batch_size}")
@@ -97,6 +99,7 @@ def sample_with_entropy(model, prompts: Sequence[Sequence[int]], temperatures: S
                             device=device)
         sampler = TemperatureSampler([t for t, _, _ in batch])
         gen = model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
+                             past_key_values=growing_cache(model),
                              logits_processor=LogitsProcessorList([sampler]))
         entropy = sampler.entropies()
         for row, (t, p, s) in enumerate(batch):
