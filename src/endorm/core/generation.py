@@ -88,12 +88,7 @@ class _SlotLayer(DynamicLayer):
 
     @keys.setter
     def keys(self, tensor: torch.Tensor | None) -> None:
-        if tensor is None:  # reset
-            self._k, self._start, self._length = None, 0, 0
-            return
-        if self._start:
-            self._v, self._start = self.values, 0
-        self._k, self._length = tensor, tensor.shape[-2]
+        self._assign("_k", tensor)
 
     @property
     def values(self) -> torch.Tensor | None:
@@ -101,12 +96,18 @@ class _SlotLayer(DynamicLayer):
 
     @values.setter
     def values(self, tensor: torch.Tensor | None) -> None:
-        if tensor is None:  # reset
-            self._v, self._start, self._length = None, 0, 0
+        self._assign("_v", tensor)
+
+    def _assign(self, name: str, tensor: torch.Tensor | None) -> None:
+        """Store one of the two tensors as it is (None: reset); the other keeps its values from position 0."""
+        if tensor is None:
+            setattr(self, name, None)
+            self._start = self._length = 0
             return
         if self._start:
-            self._k, self._start = self.keys, 0
-        self._v, self._length = tensor, tensor.shape[-2]
+            self._k, self._v, self._start = self.keys, self.values, 0
+        setattr(self, name, tensor)
+        self._length = tensor.shape[-2]
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
         if self._k is None:
@@ -142,11 +143,14 @@ def growing_cache(model):
     """A ``transformers`` ``DynamicCache`` whose layers append in place (:class:`_SlotLayer`), for ``generate``'s
     ``past_key_values``: the same keys and values, fewer copies. None (``generate`` makes its own cache) for a model
     with layers other than full attention (sliding windows, linear attention)."""
+    kinds = getattr(model.config.get_text_config(decoder=True), "layer_types", None) or ["full_attention"]
+    return _slot_cache() if set(kinds) == {"full_attention"} else None
+
+
+def _slot_cache():
+    """An empty ``DynamicCache`` that makes a :class:`_SlotLayer` for each layer it meets."""
     from transformers import DynamicCache
 
-    kinds = getattr(model.config.get_text_config(decoder=True), "layer_types", None) or ["full_attention"]
-    if set(kinds) != {"full_attention"}:
-        return None
     cache = DynamicCache()
     cache.layer_class_to_replicate = _SlotLayer
     return cache
@@ -156,8 +160,6 @@ class _Batch:
     """The rows in flight: a shared left-padded cache, each row's mask, next position and generated tokens."""
 
     def __init__(self, cache, mask: torch.Tensor, positions: torch.Tensor, rows: list[int]):
-        cache.layers = [layer if isinstance(layer, _SlotLayer) else _SlotLayer(layer.keys, layer.values)
-                        for layer in cache.layers]
         self.cache, self.mask, self.positions, self.rows = cache, mask, positions, rows
 
     def __len__(self) -> int:
@@ -284,8 +286,6 @@ def generate_many(model, prompts: Sequence[Sequence[int]], *, max_new_tokens: in
 def _prefill(model, prompts, rows: list[int], budget: int, device, stats) -> tuple[_Batch, torch.Tensor]:
     """Prefill the distinct prompts among ``rows`` (in chunks of about ``budget`` padded tokens) and copy each
     one's cache to its rows; returns the batch and the last-position logits per row (float32, on the CPU)."""
-    from transformers import DynamicCache
-
     distinct: dict[tuple, int] = {}
     for r in rows:
         distinct.setdefault(tuple(prompts[r]), len(distinct))
@@ -305,7 +305,7 @@ def _prefill(model, prompts, rows: list[int], budget: int, device, stats) -> tup
             ids[i, longest - len(p):] = torch.tensor(p)
             mask[i, longest - len(p):] = 1
         positions = (mask.cumsum(1) - 1).clamp(min=0)
-        cache = DynamicCache()
+        cache = _slot_cache()
         logits.append(model(input_ids=ids.to(device), attention_mask=mask.to(device),
                             position_ids=positions.to(device), past_key_values=cache, use_cache=True,
                             logits_to_keep=1).logits[:, -1].float().cpu())
