@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import types
 
 import pytest
 import torch
@@ -162,6 +163,38 @@ def test_endorm_rollouts_are_seeded_and_equal_trl_settings(tmp_path, tiny_dir):
     assert runs[2][1]["rollouts"] == {"generation": "TRL (transformers generate)"} and runs[2][1]["steps"] == 2
     with pytest.raises(EndormError, match="needs rl.algorithm grpo"):
         tiny_spec(tmp_path, tiny_dir, algorithm="rloo", rollouts="endorm")
+
+
+def test_bfloat16_rollouts_sample_from_a_synced_copy(tmp_path, tiny_dir):
+    """rl.rollout_dtype: the rollout samples from a copy of the policy in that dtype whose weights follow the policy's
+    (copied before every rollout), the policy itself untouched; a run with it trains and records the dtype."""
+    from transformers import AutoModelForCausalLM
+
+    policy = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
+    inner = policy.forward  # as the trainer's accelerate leaves it: a wrapper on the instance around the policy's forward
+    policy.forward = types.MethodType(lambda self, *args, **kwargs: inner(*args, **kwargs), policy)
+    assert rl.ContinuousRollout(0).sampler(policy) is policy
+    assert rl.ContinuousRollout(0, dtype="float32").sampler(policy) is policy
+    rollout = rl.ContinuousRollout(0, dtype="bfloat16")
+    copy = rollout.sampler(policy)
+    assert copy is not policy and all(p.dtype == torch.bfloat16 for p in copy.parameters())
+    assert all(p.dtype == torch.float32 for p in policy.parameters())
+    with torch.no_grad():  # an optimizer step moves the policy: the next rollout samples from the moved weights
+        for p in policy.parameters():
+            p.add_(0.5)
+    assert rollout.sampler(policy) is copy
+    for mine, theirs in zip(copy.parameters(), policy.parameters(), strict=True):
+        assert torch.equal(mine, theirs.to(torch.bfloat16))
+    ids = torch.tensor([[1, 2, 3]])
+    with torch.no_grad():  # and it computes with them (its own forward, not the policy's)
+        assert copy(ids).logits.dtype == torch.bfloat16 and policy(ids).logits.dtype == torch.float32
+    summary = train(tiny_spec(tmp_path, tiny_dir, rollout_dtype="bfloat16"))
+    assert summary["steps"] == 2 and summary["rollouts"]["dtype"] == "bfloat16"
+    assert summary["rollouts"]["generated_tokens"] > 0
+    with pytest.raises(EndormError, match="rollout_dtype must be one of"):
+        tiny_spec(tmp_path, tiny_dir, rollout_dtype="int8")
+    with pytest.raises(EndormError, match="applies to endorm's rollouts"):
+        rltrain.rollout_function(tiny_spec(tmp_path, tiny_dir, rollouts="trl", rollout_dtype="bfloat16"), 0)
 
 
 # ----- non-finite loss, gradient or reward --------------------------------------------------------------------

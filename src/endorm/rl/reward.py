@@ -19,14 +19,17 @@ the closest TRL trainer: same policy-gradient family, a group-relative baseline 
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from typing import Sequence
 
+import torch
+
 from ..core.encoding import PromptFormat
 from ..core.engine import Scorer
 from ..errors import EndormError
-from ..core.loading import load_model
+from ..core.loading import load_model, resolve_dtype
 from ..core.reward import RewardOptions, endogenous_score
 
 log = logging.getLogger(__name__)
@@ -175,11 +178,38 @@ class ContinuousRollout:
     its ``temperature``, ``top_k`` and ``top_p``, as TRL's own generation would. For one process (a CPU or one GPU);
     several processes shard the weights, and TRL's own generation (``rl.rollouts: trl``) is used there.
 
+    ``dtype`` (e.g. ``"bfloat16"``): sample from a copy of the policy in that dtype, its weights copied from the
+    policy before every rollout, while the trainer's log-probabilities, the update and the reward keep their own
+    dtype. Small-batch decoding on a CPU is bound by reading the weights, so a bfloat16 copy generates about 1.5x
+    faster there; its samples come from the policy rounded to bfloat16 (as rollouts from an inference engine in
+    bfloat16 do), not exactly from the float32 policy the trainer scores them with. None: the policy itself.
+
     ``stats`` collects each rollout's token counts and seconds (generated tokens per second of the rollouts)."""
 
-    def __init__(self, seed: int, max_batch: int | None = None):
-        self.seed, self.max_batch = int(seed), max_batch
+    def __init__(self, seed: int, max_batch: int | None = None, dtype: str | None = None):
+        self.seed, self.max_batch, self.dtype = int(seed), max_batch, dtype
         self.stats: list[dict] = []
+        self._copy = None
+
+    def sampler(self, policy):
+        """The model the rollout samples from: ``policy`` itself, or its copy in ``dtype`` with the policy's current
+        weights (parameters cast; buffers such as rotary frequencies keep their dtype)."""
+        dtype = None if self.dtype is None else resolve_dtype(self.dtype)
+        if dtype is None or dtype == next(policy.parameters()).dtype:
+            return policy
+        with torch.no_grad():
+            if self._copy is None:
+                self._copy = copy.deepcopy(policy).requires_grad_(False).eval()
+                for module in self._copy.modules():
+                    # a forward set on the instance (the trainer's accelerate sets one) is bound to the policy: the
+                    # copy would run the policy's weights; the class's forward runs its own
+                    module.__dict__.pop("forward", None)
+                for p in self._copy.parameters():
+                    p.data = p.data.to(dtype)
+            else:
+                for dst, src in zip(self._copy.parameters(), policy.parameters(), strict=True):
+                    dst.copy_(src)
+        return self._copy
 
     def seeds(self, step: int, n: int) -> list[int]:
         import numpy as np
@@ -199,7 +229,7 @@ class ContinuousRollout:
         policy.eval()
         try:
             completions, stats = generate_many(
-                policy, prompt_ids, max_new_tokens=trainer.max_completion_length, stop_ids=trainer.eos_token_ids,
+                self.sampler(policy), prompt_ids, max_new_tokens=trainer.max_completion_length, stop_ids=trainer.eos_token_ids,
                 temperature=float(trainer.temperature), top_k=int(trainer.top_k or 0), top_p=float(trainer.top_p or 1),
                 seeds=self.seeds(trainer.state.global_step, len(prompt_ids)),
                 max_batch=self.max_batch or len(prompt_ids),

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 ALGORITHMS = ("grpo", "rloo")
 ROLLOUTS = ("auto", "endorm", "trl")
+ROLLOUT_DTYPES = ("float32", "bfloat16", "float16")
 
 
 @dataclass
@@ -62,6 +63,7 @@ class RLSpec:
     batch_tokens: int = DEFAULT_BATCH_TOKENS
     on_nonfinite: str = "stop"       # a non-finite loss, gradient or reward: stop (EndormError) or skip the step
     rollouts: str = "auto"           # endorm (continuous batching, one process, GRPO) | trl (TRL's generate) | auto
+    rollout_dtype: str | None = None  # endorm's rollouts sample from a copy of the policy in this dtype (None: itself)
     reward: dict = field(default_factory=dict)   # RewardOptions fields
     format: dict = field(default_factory=dict)   # PromptFormat fields for text prompts
 
@@ -75,6 +77,8 @@ class RLSpec:
         if self.rollouts == "endorm" and self.algorithm != "grpo":
             raise EndormError("rl.rollouts endorm needs rl.algorithm grpo (TRL's RLOO trainer takes no rollout "
                               "function): use rl.rollouts auto or trl")
+        if self.rollout_dtype not in (None, *ROLLOUT_DTYPES):
+            raise EndormError(f"rl.rollout_dtype must be one of {ROLLOUT_DTYPES} or null, got {self.rollout_dtype!r}")
 
     @classmethod
     def from_config(cls, rl: dict, compute: dict, *, reward: dict, fmt: dict, threads: int | None = None,
@@ -85,7 +89,8 @@ class RLSpec:
         return cls(**paths, algorithm=rl["algorithm"], trainer=dict(rl["trainer"]),
                    dtype=rl["dtype"] or compute["dtype"], master_dtype=rl["master_dtype"], device=compute["device"],
                    threads=threads, batch_tokens=compute["batch_tokens"], on_nonfinite=rl["on_nonfinite"],
-                   rollouts=rl["rollouts"], reward=dict(reward), format=dict(fmt))
+                   rollouts=rl["rollouts"], rollout_dtype=rl.get("rollout_dtype"), reward=dict(reward),
+                   format=dict(fmt))
 
 
 def _device(spec: RLSpec) -> str | None:
@@ -211,12 +216,15 @@ def rollout_function(spec: RLSpec, seed: int):
     process; None for TRL's own generation (``rollouts: trl``, RLOO, or several processes under ``auto``)."""
     processes = int(os.environ.get("WORLD_SIZE", "1"))
     if spec.rollouts == "trl" or (spec.rollouts == "auto" and (spec.algorithm != "grpo" or processes > 1)):
+        if spec.rollout_dtype is not None:
+            raise EndormError(f"rl.rollout_dtype applies to endorm's rollouts (GRPO, one process), and this run uses "
+                              f"TRL's ({spec.algorithm}, {processes} process(es)): leave it null")
         return None
     if processes > 1:
         raise EndormError(f"rl.rollouts endorm runs in one process ({processes} were started): use rl.rollouts trl "
                           "or auto with several GPUs")
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental in TRL 1.16
-    return ContinuousRollout(seed)
+    return ContinuousRollout(seed, dtype=spec.rollout_dtype)
 
 
 def share_frozen_model(reward_fn: EndogenousRewardFunction, trainer, spec: RLSpec) -> bool:
@@ -248,7 +256,7 @@ def _rollout_summary(rollout) -> dict:
     tokens = sum(s["generated_tokens"] for s in rollout.stats)
     seconds = sum(s["seconds"] for s in rollout.stats)
     return {"generation": "endorm.core.generation.generate_many (continuous batching, per-completion seeds)",
-            "generated_tokens": tokens, "seconds": round(seconds, 2),
+            "dtype": rollout.dtype or "the policy's", "generated_tokens": tokens, "seconds": round(seconds, 2),
             "generated_tokens_per_s": round(tokens / seconds, 2) if seconds else None}
 
 
