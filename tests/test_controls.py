@@ -160,9 +160,20 @@ def test_sampled_entropy_and_base_loglik_match_a_direct_computation(tiny):
         sum(sum(c["entropy"]) for c in comps if c["temperature"] == 0.5) / tokens)
     hot = sharpening.summarize([c for c in comps if c["temperature"] == 2.0])
     assert hot["entropy"] > summary["entropy"]  # a higher temperature draws from flatter distributions
+    # each completion has its own seed: the same samples whatever the batch size or the temperatures beside it
     again = sharpening.sample_with_entropy(model, prompts, [0.5, 2.0], samples=2, max_new_tokens=7, stop_ids=stop,
-                                           pad_id=tok.pad_token_id, seed=0, batch_size=3)
+                                           pad_id=tok.pad_token_id, seed=0, batch_size=8)
     assert [c["completion_ids"] for c in again] == [c["completion_ids"] for c in comps]
+    assert sum((c["entropy"] for c in again), []) == pytest.approx(sum((c["entropy"] for c in comps), []), abs=1e-5)
+    alone = sharpening.sample_with_entropy(model, prompts, [2.0], samples=2, max_new_tokens=7, stop_ids=stop,
+                                           pad_id=tok.pad_token_id, seed=0, batch_size=1)
+    assert [c["completion_ids"] for c in alone] == [c["completion_ids"] for c in comps if c["temperature"] == 2.0]
+    other = sharpening.sample_with_entropy(model, prompts, [2.0], samples=2, max_new_tokens=7, stop_ids=stop,
+                                           pad_id=tok.pad_token_id, seed=1, batch_size=4)
+    assert [c["completion_ids"] for c in other] != [c["completion_ids"] for c in alone]
+    with pytest.raises(EndormError, match="temperatures must be > 0"):
+        sharpening.sample_with_entropy(model, prompts, [0.0], samples=1, max_new_tokens=2, stop_ids=stop,
+                                       pad_id=tok.pad_token_id, seed=0)
 
 
 def test_matching_temperatures_and_optimum():

@@ -77,6 +77,35 @@ def test_sampling_matches_its_distribution(tiny, prompts):
     assert abs(freq - float(probs[top])) < 4 * (float(probs[top]) * (1 - float(probs[top])) / n) ** 0.5 + 1e-9
 
 
+def test_per_row_temperatures_and_entropies(tiny, prompts):
+    """Each row samples at its own temperature (as it would alone) and records the exact entropy of the distribution
+    each token was drawn from: softmax(logits / T) after top-k, against a teacher-forced forward pass."""
+    model, tok = tiny
+    temps, seeds = [0.5, 2.0, 1.0, 0.5, 2.0, 1.0], [21, 22, 23, 24, 25, 26]
+    mixed, stats = generate_many(model, prompts, max_new_tokens=6, temperature=temps, seeds=seeds, max_batch=4,
+                                 entropy=True, top_k=50)
+    for t in set(temps):
+        rows = [i for i, x in enumerate(temps) if x == t]
+        alone, _ = generate_many(model, [prompts[i] for i in rows], max_new_tokens=6, temperature=[t] * len(rows),
+                                 seeds=[seeds[i] for i in rows], top_k=50)
+        assert alone == [mixed[i] for i in rows]
+    assert [len(e) for e in stats["entropies"]] == [len(m) for m in mixed]
+    for p, ids, t, ent in zip(prompts, mixed, temps, stats["entropies"]):
+        with torch.no_grad():
+            logits = model(torch.tensor([p + ids])).logits[0, len(p) - 1 : len(p) - 1 + len(ids)].double() / t
+        logits = logits.masked_fill(logits < logits.topk(50, -1).values[:, -1:], float("-inf"))
+        want = torch.special.entr(torch.softmax(logits, -1)).sum(-1)
+        assert ent == pytest.approx(want.tolist(), abs=1e-4)
+    from endorm.errors import EndormError
+
+    with pytest.raises(EndormError, match="one temperature > 0 per prompt"):
+        generate_many(model, prompts, max_new_tokens=2, temperature=[1.0, 0.0, 1, 1, 1, 1], seeds=seeds)
+    with pytest.raises(EndormError, match="one temperature > 0 per prompt"):
+        generate_many(model, prompts, max_new_tokens=2, temperature=[1.0], seeds=seeds)
+    with pytest.raises(EndormError, match="when sampling"):
+        generate_many(model, prompts, max_new_tokens=2, entropy=True)
+
+
 def test_stops_limits_and_bad_input(tiny, prompts):
     model, tok = tiny
     full, _ = generate_many(model, prompts[:3], max_new_tokens=10)

@@ -25,18 +25,25 @@ from transformers.cache_utils import DynamicLayer
 from ..errors import EndormError
 
 
-def _sample(logits: torch.Tensor, temperature: float, top_k: int, top_p: float,
-            generators: Sequence[torch.Generator] | None) -> torch.Tensor:
+def _sample(logits: torch.Tensor, temperature: float | torch.Tensor, top_k: int, top_p: float,
+            generators: Sequence[torch.Generator] | None,
+            entropy: list | None = None) -> torch.Tensor:
     """Next token per row from float32 ``logits`` [rows, vocab]: greedy when ``generators`` is None, else one draw
     from ``softmax(logits / temperature)`` (after ``top_k`` and ``top_p``) per row, by the inverse of its cumulative
     distribution at one uniform number from the row's own generator. One uniform per row keeps each row's draws
     independent of the batch; the cumulative sums are vectorised over the batch (a per-row ``torch.multinomial``
-    over a 150k vocabulary costs milliseconds per row and step). ``logits`` is overwritten."""
+    over a 150k vocabulary costs milliseconds per row and step). ``temperature``: one for every row, or a [rows]
+    tensor. ``entropy``: a list to which the entropy (nats, [rows]) of each row's sampling distribution is appended.
+    ``logits`` is overwritten."""
     if generators is None:
         return logits.argmax(dim=-1)
     vocab = logits.shape[-1]
     # in place: these are [rows, 150k] passes, the cost of a step's sampling
-    weights = logits.sub_(logits.amax(dim=-1, keepdim=True)).mul_(1.0 / temperature)
+    weights = logits.sub_(logits.amax(dim=-1, keepdim=True))
+    if isinstance(temperature, torch.Tensor):
+        weights = weights.div_(temperature.to(weights.dtype).unsqueeze(-1))
+    else:
+        weights = weights.mul_(1.0 / temperature)
     if top_k and top_k < vocab:
         weights.masked_fill_(weights < torch.topk(weights, top_k, dim=-1).values[:, -1:], float("-inf"))
     weights = weights.exp_()
@@ -44,6 +51,8 @@ def _sample(logits: torch.Tensor, temperature: float, top_k: int, top_p: float,
         sorted_w, order = torch.sort(weights, dim=-1, descending=True)
         drop = (sorted_w.cumsum(-1) - sorted_w) / sorted_w.sum(dim=-1, keepdim=True) > top_p
         weights = weights.scatter(-1, order, sorted_w.masked_fill(drop, 0.0))
+    if entropy is not None:
+        entropy.append(torch.special.entr(weights / weights.sum(dim=-1, keepdim=True)).sum(-1).double())
     cdf = weights.cumsum_(dim=-1)
     u = torch.cat([torch.rand(1, generator=g) for g in generators])
     picked = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(-1), right=True).squeeze(-1)
@@ -203,22 +212,27 @@ class _Batch:
 
 @torch.no_grad()
 def generate_many(model, prompts: Sequence[Sequence[int]], *, max_new_tokens: int | Sequence[int],
-                  stop_ids: Sequence[int] = (), temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
-                  seeds: Sequence[int] | None = None, max_batch: int = 64, prefill_tokens: int = 4096,
-                  stop_check: Callable[[list[int]], bool] | None = None, pad_id: int = 0,
-                  progress: Callable[[int], None] | None = None) -> tuple[list[list[int]], dict]:
+                  stop_ids: Sequence[int] = (), temperature: float | Sequence[float] = 0.0, top_k: int = 0,
+                  top_p: float = 1.0, seeds: Sequence[int] | None = None, max_batch: int = 64,
+                  prefill_tokens: int = 4096, stop_check: Callable[[list[int]], bool] | None = None, pad_id: int = 0,
+                  progress: Callable[[int], None] | None = None,
+                  entropy: bool = False) -> tuple[list[list[int]], dict]:
     """Generate a continuation of every prompt (token ids); returns (continuations, stats).
 
     Args:
         max_new_tokens: the token limit, one for all or one per prompt.
         stop_ids: token ids that end a row (kept as its last token, as ``generate`` keeps the EOS).
         temperature: 0 for greedy decoding; else sampling from ``softmax(logits / temperature)`` after ``top_k``
-            (0: off) and ``top_p`` (1: off), each row with ``torch.Generator().manual_seed(seeds[i])``.
+            (0: off) and ``top_p`` (1: off), each row with ``torch.Generator().manual_seed(seeds[i])``. One
+            temperature for every prompt, or one per prompt (all > 0: several temperatures share a batch).
         max_batch: rows in flight at most; ``prefill_tokens``: padded prompt tokens per prefill forward pass.
         stop_check: called with a row's generated ids after each step; True ends the row (stop strings).
         progress: called with the number of rows that just finished.
+        entropy: also record, for every generated token, the entropy (nats) of the distribution it was drawn from
+            (``softmax(logits / temperature)`` after ``top_k`` and ``top_p``); sampling only.
 
-    Stats: ``prompt_tokens`` (prefilled, each distinct prompt once), ``generated_tokens``, ``seconds``, ``steps``.
+    Stats: ``prompt_tokens`` (prefilled, each distinct prompt once), ``generated_tokens``, ``seconds``, ``steps``;
+    with ``entropy``, ``entropies``: one list per prompt, aligned with its continuation.
     """
     n = len(prompts)
     limits = [int(max_new_tokens)] * n if isinstance(max_new_tokens, int) else [int(m) for m in max_new_tokens]
@@ -226,9 +240,24 @@ def generate_many(model, prompts: Sequence[Sequence[int]], *, max_new_tokens: in
         raise EndormError(f"generate_many: {n} prompts but {len(limits)} token limits")
     if any(not p for p in prompts):
         raise EndormError("generate_many: an empty prompt has no position to generate from")
-    sampling = temperature > 0
+    per_row = not isinstance(temperature, (int, float))
+    if per_row:
+        temps = torch.tensor([float(t) for t in temperature], dtype=torch.float32)
+        if len(temps) != n or not bool((temps > 0).all()):
+            raise EndormError(f"generate_many: one temperature > 0 per prompt ({n}), got {list(temperature)!r}")
+    sampling = per_row or temperature > 0
     if sampling and (seeds is None or len(seeds) != n):
         raise EndormError("generate_many: sampling needs one seed per prompt")
+    if entropy and not sampling:
+        raise EndormError("generate_many: entropies are recorded when sampling (temperature > 0)")
+    entropies: list[list[float]] | None = [[] for _ in range(n)] if entropy else None
+
+    def draw(logits: torch.Tensor, rows: list[int]) -> tuple[torch.Tensor, list | None]:
+        step = [] if entropy else None
+        t = temps[rows] if per_row else temperature
+        tokens = _sample(logits, t, top_k, top_p, [generators[r] for r in rows] if sampling else None, step)
+        return tokens, (step[0].tolist() if step else None)
+
     generators = ([torch.Generator().manual_seed(int(s)) for s in seeds] if sampling else None)
     stop_set = {int(s) for s in stop_ids}
     out: list[list[int]] = [[] for _ in range(n)]
@@ -247,7 +276,7 @@ def generate_many(model, prompts: Sequence[Sequence[int]], *, max_new_tokens: in
         if pending and (not active or free >= max(1, max_batch // 4)):
             admit, pending = pending[:free], pending[free:]
             new, first = _prefill(model, prompts, admit, prefill_tokens, device, stats)
-            tokens = _sample(first, temperature, top_k, top_p, [generators[r] for r in admit] if sampling else None)
+            tokens, step_entropy = draw(first, admit)
             if active:
                 batch.merge(new)
                 last = torch.cat([last, tokens])
@@ -261,15 +290,16 @@ def generate_many(model, prompts: Sequence[Sequence[int]], *, max_new_tokens: in
                            use_cache=True).logits[:, -1].float().cpu()
             batch.positions = batch.positions + 1
             stats["steps"] += 1
-            last = _sample(logits, temperature, top_k, top_p,
-                           [generators[r] for r in batch.rows] if sampling else None)
+            last, step_entropy = draw(logits, batch.rows)
             fresh = range(len(batch))
         # record the tokens just chosen; rows that end leave the batch
         ended = set()
         chosen = last.tolist()
-        for k in fresh:
+        for j, k in enumerate(fresh):
             row = batch.rows[k]
             out[row].append(chosen[k])
+            if entropies is not None:
+                entropies[row].append(step_entropy[j])
             if chosen[k] in stop_set or len(out[row]) >= limits[row] or (stop_check and stop_check(out[row])):
                 ended.add(k)
         stats["generated_tokens"] += len(fresh)
@@ -280,6 +310,8 @@ def generate_many(model, prompts: Sequence[Sequence[int]], *, max_new_tokens: in
             batch.select(keep)
             last = last[keep]
     stats["seconds"] = time.perf_counter() - start
+    if entropies is not None:
+        stats["entropies"] = entropies
     return out, stats
 
 

@@ -9,7 +9,7 @@ under the frozen base model).
 
 :func:`measure` samples completions for the same prompts from the RL policy (at its training temperature) and from
 the base model at several temperatures, records the per-token entropy of the distribution each token was drawn from
-(:class:`TemperatureSampler`, exact: it applies each row's temperature itself), and scores every completion with the frozen
+(exact: the sampler computes it from the same scaled logits it draws from), and scores every completion with the frozen
 base model through the engine (per-token ``log pi_0`` at temperature 1 and the endogenous reward at the run's
 options). :func:`matching_temperatures` finds where the base model's entropy curve meets the RL policy's entropy.
 
@@ -29,39 +29,14 @@ from ..errors import EndormError
 from ..core.reward import RewardOptions, endogenous_score
 
 
-class TemperatureSampler:
-    """A ``transformers`` logits processor for plain temperature sampling with one temperature per row: it divides
-    each row's logits by its temperature and records, at each decoding step, the entropy (nats) of the resulting
-    ``softmax(logits / T)``: the distribution the row's next token is drawn from. Used with ``do_sample`` and
-    generation temperature 1 (no other warper), so several temperatures share one batch.
+def sample_seed(seed: int, prompt: int, sample: int) -> int:
+    """The seed of completion ``sample`` of prompt ``prompt``: the same for every model and temperature, so two
+    policies sampled with the same ``seed`` draw the same random numbers for the same completion (a paired
+    comparison)."""
+    import numpy as np
 
-    Custom processors run after the built-in processors (none configured here), so it sees the model's logits; the
-    tests check the recorded entropies against a teacher-forced forward pass."""
-
-    def __init__(self, temperatures: Sequence[float]) -> None:
-        if not temperatures or not all(t > 0 for t in temperatures):
-            raise EndormError(f"temperatures must be > 0, got {list(temperatures)!r}")
-        self.temperatures = torch.tensor([float(t) for t in temperatures], dtype=torch.float32)
-        self.steps: list[torch.Tensor] = []
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        scaled = scores.float() / self.temperatures.to(scores.device)[:, None]
-        self.steps.append(torch.special.entr(torch.softmax(scaled, dim=-1)).sum(-1).double().cpu())
-        return scaled
-
-    def entropies(self) -> torch.Tensor:
-        """[rows, steps] entropies recorded so far."""
-        return torch.stack(self.steps, dim=1) if self.steps else torch.zeros((0, 0), dtype=torch.float64)
-
-
-def cut_at_stop(ids: Sequence[int], stop_ids: set[int]) -> tuple[list[int], bool]:
-    """Generated ids up to and including the first stop token; whether there was one."""
-    out = []
-    for t in ids:
-        out.append(int(t))
-        if int(t) in stop_ids:
-            return out, True
-    return out, False
+    state = np.random.SeedSequence([int(seed), int(prompt), int(sample)]).generate_state(1, dtype=np.uint64)
+    return int(state[0]) & ((1 << 62) - 1)
 
 
 @torch.inference_mode()
@@ -69,44 +44,30 @@ def sample_with_entropy(model, prompts: Sequence[Sequence[int]], temperatures: S
                         max_new_tokens: int, stop_ids: Sequence[int], pad_id: int, seed: int,
                         batch_size: int = 16) -> list[dict]:
     """``samples`` completions per prompt (token ids) at each of ``temperatures``, with the per-token entropy of the
-    distribution each token was drawn from. Rows are ordered (temperature, prompt, sample) and generated in
-    left-padded batches of ``batch_size`` (several temperatures can share a batch); ``torch.manual_seed(seed)`` is
-    set once before the first batch, so a run is deterministic for a given batch size and device.
+    distribution each token was drawn from, by :func:`endorm.core.generation.generate_many` (continuous batching, up
+    to ``batch_size`` rows in flight; several temperatures share a batch). Completion ``s`` of prompt ``p`` samples
+    from its own generator seeded by :func:`sample_seed` (the same at every temperature and for every model), so
+    the result does not depend on ``batch_size``, the other prompts or the temperatures sampled alongside.
 
-    Returns one dict per completion: ``temperature``, ``prompt`` (index), ``sample``, ``completion_ids``,
-    ``entropy`` (per token), ``finished`` (ended with a stop token)."""
-    from transformers import GenerationConfig, LogitsProcessorList
-
-    from ..core.generation import growing_cache
+    Returns one dict per completion, ordered (temperature, prompt, sample): ``temperature``, ``prompt`` (index),
+    ``sample``, ``completion_ids`` (up to and including the first stop token), ``entropy`` (per token),
+    ``finished`` (ended with a stop token)."""
+    from ..core.generation import generate_many
 
     if samples < 1 or max_new_tokens < 1 or batch_size < 1:
         raise EndormError(f"samples, max_new_tokens and batch_size must be >= 1, got {samples}, {max_new_tokens}, "
                           f"{batch_size}")
+    if not temperatures or not all(float(t) > 0 for t in temperatures):
+        raise EndormError(f"temperatures must be > 0, got {list(temperatures)!r}")
     stops = {int(t) for t in stop_ids}
-    device = next(model.parameters()).device
-    # temperature 1, top_k 0, top_p 1: no warper of generate's own; TemperatureSampler scales each row
-    config = GenerationConfig(do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=int(max_new_tokens),
-                              eos_token_id=sorted(stops), pad_token_id=int(pad_id))
     jobs = [(float(t), p, s) for t in temperatures for p in range(len(prompts)) for s in range(samples)]
-    torch.manual_seed(seed)
-    out = []
-    for start in range(0, len(jobs), batch_size):
-        batch = jobs[start : start + batch_size]
-        width = max(len(prompts[p]) for _, p, _ in batch)
-        ids = torch.tensor([[pad_id] * (width - len(prompts[p])) + list(prompts[p]) for _, p, _ in batch],
-                           device=device)
-        mask = torch.tensor([[0] * (width - len(prompts[p])) + [1] * len(prompts[p]) for _, p, _ in batch],
-                            device=device)
-        sampler = TemperatureSampler([t for t, _, _ in batch])
-        gen = model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
-                             past_key_values=growing_cache(model),
-                             logits_processor=LogitsProcessorList([sampler]))
-        entropy = sampler.entropies()
-        for row, (t, p, s) in enumerate(batch):
-            completion, finished = cut_at_stop(gen[row, width:].tolist(), stops)
-            out.append({"temperature": t, "prompt": p, "sample": s, "completion_ids": completion,
-                        "entropy": entropy[row, : len(completion)].tolist(), "finished": finished})
-    return out
+    completions, stats = generate_many(
+        model, [prompts[p] for _, p, _ in jobs], max_new_tokens=int(max_new_tokens), stop_ids=sorted(stops),
+        temperature=[t for t, _, _ in jobs], seeds=[sample_seed(seed, p, s) for _, p, s in jobs], max_batch=int(batch_size),
+        pad_id=int(pad_id), entropy=True)
+    return [{"temperature": t, "prompt": p, "sample": s, "completion_ids": ids, "entropy": ent,
+             "finished": bool(ids) and ids[-1] in stops}
+            for (t, p, s), ids, ent in zip(jobs, completions, stats["entropies"])]
 
 
 def score_under_base(scorer: Scorer, prompts: Sequence[Sequence[int]], completions: Sequence[dict],
@@ -232,12 +193,10 @@ def measure(base_dir: str, policy_dir: str, prompt_rows: Sequence[dict], *, temp
     t_rl = float(policy_temperature)
     runs = [("rl", sample_with_entropy(policy, prompts, [t_rl], **kw))]
     del policy
-    # The initial model at the RL temperature in a call of its own, laid out and seeded as the RL policy's: the two
-    # draw the same random numbers, so where the policies agree their samples agree (a paired comparison).
-    runs.append(("base", sample_with_entropy(base, prompts, [t_rl], **kw)))
-    others = sorted(set(float(t) for t in temperatures) - {t_rl})
-    if others:
-        runs.append(("base", sample_with_entropy(base, prompts, others, **kw)))
+    # The initial model at the RL temperature and the others, in one call: each completion is seeded by its prompt
+    # and sample only, so the initial model at the RL temperature draws the same random numbers as the RL policy,
+    # and where the policies agree their samples agree (a paired comparison).
+    runs.append(("base", sample_with_entropy(base, prompts, sorted({t_rl, *map(float, temperatures)}), **kw)))
     conditions, completions = [], []
     for model, comps in runs:
         score_under_base(scorer, prompts, comps, reward)
