@@ -80,6 +80,9 @@ class EndogenousRewardFunction:
         self.calls = 0
         stops = {scorer.encoder.eot_id, scorer.tokenizer.eos_token_id}
         self.stop_ids = {int(t) for t in stops if t is not None}
+        self.shares_reference = False  # set when the scorer's model is the trainer's reference model
+        self.shared = {"completions": 0, "rewarded": 0}  # rewards taken from the reference model's forward pass
+        self._from_reference: dict[tuple, object] = {}
 
     @classmethod
     def from_pretrained(cls, path: str, dtype: str = "float32", device: str | None = None,
@@ -113,9 +116,15 @@ class EndogenousRewardFunction:
             pairs.append((self.prompt_ids(p), ids))
         scores = [0.0] * len(pairs)
         todo = [k for k, (_, r) in enumerate(pairs) if r]  # an empty completion takes no action: reward 0
-        stats = self.scorer.token_stats_ids([pairs[k] for k in todo], self.reward.alpha, desc="reward")
-        for k, s in zip(todo, stats):
-            scores[k] = float(endogenous_score(s, self.reward))
+        stats = {k: self._from_reference.pop((tuple(pairs[k][0]), tuple(pairs[k][1])), None) for k in todo}
+        self._from_reference.clear()
+        missing = [k for k in todo if stats[k] is None]
+        self.shared["completions"] += len(todo) - len(missing)
+        self.shared["rewarded"] += len(todo)
+        stats.update(zip(missing, self.scorer.token_stats_ids([pairs[k] for k in missing], self.reward.alpha,
+                                                              desc="reward")))
+        for k in todo:
+            scores[k] = float(endogenous_score(stats[k], self.reward))
         state = kwargs.get("trainer_state")
         step = state.global_step + 1 if state is not None else None  # the optimizer step these rewards train
         bad = [k for k, r in enumerate(scores) if not math.isfinite(r)]
@@ -128,6 +137,37 @@ class EndogenousRewardFunction:
                                  "reward": scores[k] if math.isfinite(scores[k]) else None})
         self.calls += 1
         return [None if k in bad else r for k, r in enumerate(scores)] if bad else scores
+
+    @torch.inference_mode()
+    def reference_logps(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, logits_to_keep: int,
+                        temperature: float) -> torch.Tensor | None:
+        """TRL's per-token reference log-probabilities, ``log softmax(logits / temperature)`` of each completion
+        token under the scorer's model (TRL's ``_get_per_token_logps_and_entropies`` on the reference model): rows
+        of ``input_ids`` are a left-padded prompt and the last ``logits_to_keep`` columns, the completion (its
+        tokens where ``attention_mask`` is 1). The same forward pass computes the endogenous reward of each
+        completion, kept for the reward call that follows; a completion scored there that this pass did not see is
+        scored anew. Returns [rows, logits_to_keep] float32 (0 where masked), or None when a sequence would not be
+        scored whole (an empty prompt, the engine's length limit): the caller then runs the reference model."""
+        keep = int(logits_to_keep)
+        pairs = []
+        for row, mask in zip(input_ids.tolist(), attention_mask.tolist()):
+            pairs.append(([t for t, m in zip(row[:-keep], mask[:-keep]) if m],
+                          [t for t, m in zip(row[-keep:], mask[-keep:]) if m]))
+        todo = [k for k, (_, c) in enumerate(pairs) if c]
+        if any(not pairs[k][0] for k in todo):
+            return None
+        alphas = sorted({float(temperature), float(self.reward.alpha)})
+        stats = self.scorer.token_stats_alphas([pairs[k] for k in todo], alphas, desc="reference + reward")
+        out = torch.zeros((len(pairs), keep), dtype=torch.float32)
+        found = {}
+        for j, k in enumerate(todo):
+            at_t = stats[float(temperature)][j]
+            if at_t.truncated or at_t.token_ids != pairs[k][1]:
+                return None
+            out[k, : len(pairs[k][1])] = torch.tensor(at_t.logprobs, dtype=torch.float32)
+            found[(tuple(pairs[k][0]), tuple(pairs[k][1]))] = stats[float(self.reward.alpha)][j]
+        self._from_reference = found
+        return out.to(input_ids.device)
 
     def _refuse(self, bad: list[int], scores: list[float], pairs, prompts, step: int | None) -> None:
         """A non-finite reward: an EndormError (stop), or recorded for the guard and returned as None (skip)."""

@@ -242,12 +242,37 @@ def share_frozen_model(reward_fn: EndogenousRewardFunction, trainer, spec: RLSpe
         return False
     ref.requires_grad_(False)
     reward_fn.scorer.use_model(ref)
+    reward_fn.shares_reference = True
     del own
     import gc
 
     gc.collect()
     log.info("the frozen reward model is TRL's reference model (the same weights): one copy in memory")
     return True
+
+
+def sharing_reference_forward(trainer_cls, reward_fn: EndogenousRewardFunction):
+    """The trainer class whose reference log-probabilities (for the KL penalty) come from the reward's forward pass
+    when the frozen reward model is the reference model (:func:`share_frozen_model`): one forward of the frozen
+    model per completion serves both, instead of one for TRL's reference and one for the reward.
+    :meth:`EndogenousRewardFunction.reference_logps` computes both; anything else (the policy, entropies,
+    multimodal inputs, a sequence the engine would truncate) goes to TRL's own computation."""
+
+    class SharedReferenceForward(trainer_cls):
+        def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
+                                               batch_size=None, compute_entropy=False, compute_aux_loss=False,
+                                               **kwargs):
+            if (reward_fn.shares_reference and model is self.ref_model and not compute_entropy
+                    and not compute_aux_loss and all(v is None for v in kwargs.values())):
+                logps = reward_fn.reference_logps(input_ids, attention_mask, logits_to_keep, self.temperature)
+                if logps is not None:
+                    return logps, None, None
+            return super()._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
+                compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss, **kwargs)
+
+    SharedReferenceForward.__name__ = SharedReferenceForward.__qualname__ = trainer_cls.__name__
+    return SharedReferenceForward
 
 
 def _rollout_summary(rollout) -> dict:
@@ -286,6 +311,7 @@ def train(spec: RLSpec, callbacks: Sequence[Any] = ()) -> dict:
     base = GRPOTrainer if spec.algorithm == "grpo" else RLOOTrainer
     guard = NonFiniteGuard(spec.on_nonfinite, reward_fn)
     cls, guard_callback = guarded(base, guard)
+    cls = sharing_reference_forward(cls, reward_fn)
     rollout = rollout_function(spec, args.seed)
     trainer = cls(model=policy, reward_funcs=[reward_fn, AnswerAccuracy()], args=args, train_dataset=dataset,
                   processing_class=tok, callbacks=[guard_callback, *callbacks],
@@ -301,6 +327,7 @@ def train(spec: RLSpec, callbacks: Sequence[Any] = ()) -> dict:
     summary = {"spec": asdict(spec), "steps": trainer.state.global_step, "seconds": seconds,
                "trainer": base.__name__, "prompts": len(rows), "generation_stop_token_ids": stops,
                "rollouts": _rollout_summary(rollout), "reward_model_is_reference_model": shared,
+               "rewards_from_reference_forward": dict(reward_fn.shared),
                "nonfinite": {"on_nonfinite": spec.on_nonfinite, "skipped_steps": len(guard.events),
                              "events": guard.events},
                "trainer_config": {k: v for k, v in args.to_dict().items() if isinstance(v, (int, float, str, bool))}}
