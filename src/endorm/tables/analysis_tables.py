@@ -149,7 +149,8 @@ def build_sharpening(summary: dict, run: dict, rl: dict) -> dict:
         f"training temperature {rl['temperature']:g}; the initial model at each temperature listed. "
         f"{summary['prompts']} RL prompts (the first of prompts.jsonl) x {summary['samples_per_prompt']} completions "
         f"per condition, at most {summary['max_new_tokens']} new tokens, plain temperature sampling (top-k 0, top-p "
-        f"1), torch seed {summary['seed']} for every condition.",
+        f"1), seed {summary['seed']}: each completion samples from its own generator, seeded by the seed, its prompt "
+        "and its sample number, the same for every condition.",
         "* entropy: per-token entropy (nats) of the distribution each token was drawn from, averaged over all tokens; "
         "loglik: per-token log-likelihood (nats) of the samples under the frozen initial model at temperature 1; "
         "loglik_seq: summed per completion; reward: the endogenous reward (alpha "
@@ -163,8 +164,8 @@ def build_sharpening(summary: dict, run: dict, rl: dict) -> dict:
            else "") + ".",
         f"* Temperature at which the initial model's entropy equals the RL policy's ({rl_row['entropy']:.3f}), by "
         f"linear interpolation: {match}.",
-        f"* Paired with the initial model at T={rl['temperature']:g} (same prompts, layout and seed, so the same "
-        f"random numbers; {pd['identical']} of {pd['pairs']} completions are token for token the same): RL minus "
+        f"* Paired with the initial model at T={rl['temperature']:g} (same prompts and per-completion seeds, so the "
+        f"same random numbers; {pd['identical']} of {pd['pairs']} completions are token for token the same): RL minus "
         f"initial, per completion: entropy {pd['entropy_diff']:+.3f} (SE {pd['entropy_diff_se']:.3f}) nats/token, "
         f"log-likelihood {pd['loglik_diff']:+.3f} (SE {pd['loglik_diff_se']:.3f}) nats/token.",
     ]
