@@ -118,9 +118,37 @@ def tiny_spec(tmp_path, tiny_dir, steps: int = 2, **kw) -> RLSpec:
 
 
 @pytest.mark.parametrize("algorithm", ["grpo", "rloo"])
-def test_two_rl_steps_on_cpu(tmp_path, tiny_dir, algorithm):
-    summary = train(tiny_spec(tmp_path, tiny_dir, algorithm=algorithm))
+def test_two_rl_steps_on_cpu(tmp_path, tiny_dir, monkeypatch, algorithm):
+    """Two steps train and write the checkpoint and logs. With the reward model as the reference model, one forward
+    pass gives TRL's reference log-probabilities (at the sampling temperature) and the reward: they equal TRL's own
+    reference computation, and every reward of the run came from that pass."""
+    diffs = []
+    shared = rltrain.sharing_reference_forward
+
+    def checking(trainer_cls, reward_fn):
+        class Checked(shared(trainer_cls, reward_fn)):
+            def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, *args,
+                                                   **kw):
+                got = super()._get_per_token_logps_and_entropies(model, input_ids, attention_mask, logits_to_keep,
+                                                                 *args, **kw)
+                if model is self.ref_model:
+                    want = trainer_cls._get_per_token_logps_and_entropies(self, model, input_ids, attention_mask,
+                                                                          logits_to_keep, *args, **kw)
+                    mask = attention_mask[:, -logits_to_keep:].bool()
+                    diffs.append(float((got[0] - want[0])[mask].abs().max()))
+                return got
+
+        return Checked
+
+    monkeypatch.setattr(rltrain, "sharing_reference_forward", checking)
+    spec = tiny_spec(tmp_path, tiny_dir, algorithm=algorithm)
+    spec.trainer["temperature"] = 0.7  # TRL's reference log-probabilities are at the sampling temperature
+    summary = train(spec)
     assert summary["steps"] == 2
+    assert summary["reward_model_is_reference_model"] is True
+    assert len(diffs) == 2 and max(diffs) < 1e-5
+    assert summary["rewards_from_reference_forward"]["completions"] == \
+        summary["rewards_from_reference_forward"]["rewarded"] == 8
     ckpt = tmp_path / "ckpt"
     assert (ckpt / "config.json").is_file() and (ckpt / "endorm_rl.json").is_file()
     assert not (tmp_path / "ckpt.tmp").exists()
@@ -148,39 +176,6 @@ def test_two_rl_steps_on_cpu(tmp_path, tiny_dir, algorithm):
     assert sorted({s["step"] for s in samples}) == [1, 2]  # the optimizer step each reward trained
     # GRPO's completions come from endorm's continuous batching (TRL's rollout_func); RLOO's from TRL's generate
     assert summary["rollouts"]["generation"].startswith("endorm" if algorithm == "grpo" else "TRL")
-
-
-@pytest.mark.parametrize("algorithm", ["grpo", "rloo"])
-def test_reference_logps_come_from_the_rewards_forward_and_equal_trls(tmp_path, tiny_dir, monkeypatch, algorithm):
-    """With the reward model as the reference model, one forward pass gives TRL's reference log-probabilities (at
-    the sampling temperature) and the reward: they equal TRL's own reference computation, and every reward of the
-    run came from that pass."""
-    diffs = []
-    shared = rltrain.sharing_reference_forward
-
-    def checking(trainer_cls, reward_fn):
-        class Checked(shared(trainer_cls, reward_fn)):
-            def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, *args,
-                                                   **kw):
-                got = super()._get_per_token_logps_and_entropies(model, input_ids, attention_mask, logits_to_keep,
-                                                                 *args, **kw)
-                if model is self.ref_model:
-                    want = trainer_cls._get_per_token_logps_and_entropies(self, model, input_ids, attention_mask,
-                                                                          logits_to_keep, *args, **kw)
-                    mask = attention_mask[:, -logits_to_keep:].bool()
-                    diffs.append(float((got[0] - want[0])[mask].abs().max()))
-                return got
-
-        return Checked
-
-    monkeypatch.setattr(rltrain, "sharing_reference_forward", checking)
-    spec = tiny_spec(tmp_path, tiny_dir, algorithm=algorithm)
-    spec.trainer["temperature"] = 0.7  # TRL's reference log-probabilities are at the sampling temperature
-    summary = train(spec)
-    assert summary["reward_model_is_reference_model"] is True
-    assert len(diffs) == 2 and max(diffs) < 1e-5
-    assert summary["rewards_from_reference_forward"]["completions"] == \
-        summary["rewards_from_reference_forward"]["rewarded"] == 8
 
 
 def test_endorm_rollouts_are_seeded_and_equal_trl_settings(tmp_path, tiny_dir):
