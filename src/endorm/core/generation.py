@@ -59,6 +59,15 @@ def _sample(logits: torch.Tensor, temperature: float | torch.Tensor, top_k: int,
     return picked.clamp_(max=logits.shape[-1] - 1)
 
 
+def derived_seeds(keys: Sequence[int], n: int) -> list[int]:
+    """``n`` seeds (62-bit) derived from ``keys`` by numpy's ``SeedSequence``: independent streams for every
+    distinct key tuple (for example (run seed, step) or (run seed, prompt, sample))."""
+    import numpy as np
+
+    state = np.random.SeedSequence([int(k) for k in keys]).generate_state(n, dtype=np.uint64)
+    return [int(x) & ((1 << 62) - 1) for x in state]
+
+
 def _room(length: int) -> int:
     """Spare cache columns after ``length`` used ones: appending a decode step then writes in place, and a full
     buffer is copied once per ``max(64, length // 2)`` steps instead of once per step (``torch.cat`` in

@@ -252,10 +252,9 @@ class ContinuousRollout:
         return self._copy
 
     def seeds(self, step: int, n: int) -> list[int]:
-        import numpy as np
+        from ..core.generation import derived_seeds
 
-        return [int(x) for x in np.random.SeedSequence([self.seed, int(step)]).generate_state(n, dtype=np.uint64)
-                .astype(np.int64) & ((1 << 62) - 1)]
+        return derived_seeds([self.seed, step], n)
 
     def __call__(self, prompts: list, trainer) -> dict:
         from ..core.generation import generate_many

@@ -33,10 +33,9 @@ def sample_seed(seed: int, prompt: int, sample: int) -> int:
     """The seed of completion ``sample`` of prompt ``prompt``: the same for every model and temperature, so two
     policies sampled with the same ``seed`` draw the same random numbers for the same completion (a paired
     comparison)."""
-    import numpy as np
+    from ..core.generation import derived_seeds
 
-    state = np.random.SeedSequence([int(seed), int(prompt), int(sample)]).generate_state(1, dtype=np.uint64)
-    return int(state[0]) & ((1 << 62) - 1)
+    return derived_seeds([seed, prompt, sample], 1)[0]
 
 
 @torch.inference_mode()
